@@ -1,0 +1,71 @@
+"""The typer application and the error handling shared by every command.
+
+Commands live in one module per topic in this package and register themselves on
+:data:`app`. Each parses its options, calls one library function, picks a
+renderer and lets :func:`main` map exceptions to exit codes: 0 success, 1 a
+criterion or threshold failed, 2 bad input or options.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from perfreport.errors import PerfreportError
+
+
+class _Group(TyperGroup):
+    """Maps perfreport's exceptions to a one-line message and an exit code.
+
+    Doing it here, not only in :func:`main`, gives typer's CliRunner in the tests
+    the same exit codes and messages a user sees.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PerfreportError as error:
+            click.echo(f"Error: {error}", err=True)
+            raise click.exceptions.Exit(error.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="perfreport",
+    help="Turn k6, Prometheus and Redis data into a release verdict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _configure(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details on stderr."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Hide progress bars and info logs."),
+) -> None:
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    os.environ["PERFREPORT_QUIET"] = "1" if quiet else ""
+
+
+def main() -> None:
+    """Run the command line; the console script's entry point."""
+    # `perfreport compare ... | head` must end quietly, not with BrokenPipeError.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    import perfreport.cli._commands  # noqa: F401  (registers the commands)
+
+    try:
+        app()
+    except PerfreportError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
