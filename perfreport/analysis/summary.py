@@ -1,0 +1,194 @@
+"""Per-metric and per-endpoint statistics of a run, computed as k6 computes them.
+
+:func:`summarize` returns a long frame, one row per (metric, key, statistic), with
+the columns ``metric``, ``endpoint`` (or the ``by`` key's name), ``statistic``,
+``value`` (base units: ms, bytes, per second, shares from 0 to 1), ``unit`` and
+``n`` (samples behind the value). The row with an empty key is the whole metric.
+
+Statistics by metric type, as in k6's end-of-test summary:
+
+* Trend: ``avg``, ``min``, ``med``, ``max`` and ``p(X)`` (see
+  :mod:`perfreport.analysis.percentiles`), plus ``count``.
+* Counter: ``count`` (the sum of the samples) and ``rate`` (count per second of the
+  test-run duration).
+* Rate: ``rate`` (share of non-zero samples), ``passes`` (non-zero samples) and
+  ``fails``. For ``http_req_failed`` a "pass" is a FAILED request.
+* Gauge: ``value`` (the last sample in file order), ``min`` and ``max``.
+
+A Trend without samples gets NaN (k6 prints 0), so renderers can show "no samples".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perfreport.analysis.percentiles import DEFAULT_TREND_STATS, trend_statistics
+from perfreport.ingest.k6_summary import SUMMARY_COLUMNS, endpoint_of, summary_frame
+from perfreport.model import TAG_PREFIX, MetricDef, Run
+
+ENDPOINT = "endpoint"
+BY_CHOICES = ("endpoint", "group", "scenario", "none")
+
+
+def endpoint_keys(points: pd.DataFrame) -> pd.Series:
+    """Return each point's endpoint: the ``name`` tag, else ``METHOD url``, else "".
+
+    k6 copies a request's ``name`` tag into ``url`` as well, so when ``name`` is set
+    the real address is gone and ``name`` is the only key that identifies it.
+    """
+    empty = pd.Series("", index=points.index, dtype="object")
+    name = points.get("tag.name")
+    method = points.get("tag.method")
+    url = points.get("tag.url")
+    keys = empty
+    if method is not None and url is not None:
+        keys = (method.astype("object").fillna("") + " " + url.astype("object").fillna("")).str.strip()
+    elif url is not None:
+        keys = url.astype("object").fillna("")
+    if name is not None:
+        named = name.astype("object")
+        keys = named.where(named.notna() & (named != ""), keys)
+    return keys.fillna("").astype("object")
+
+
+def group_keys(points: pd.DataFrame, by: str) -> pd.Series | None:
+    """Return the grouping key of every point for ``by``, or None when it has none."""
+    if by == "none":
+        return None
+    if by == ENDPOINT:
+        return endpoint_keys(points)
+    column = by if by.startswith(TAG_PREFIX) else TAG_PREFIX + by
+    if column not in points.columns:
+        return None
+    return points[column].astype("object").fillna("")
+
+
+def run_duration_s(run: Run) -> float | None:
+    """Return k6's test-run duration if known, else the span of the run's points.
+
+    The span of the raw points is a few milliseconds shorter than k6's duration,
+    so a Counter's rate computed from it is a little higher than k6's.
+    """
+    if run.duration_s is not None:
+        return run.duration_s
+    if run.points is None or run.points.empty:
+        return None
+    times = run.points["time"]
+    span = (times.max() - times.min()).total_seconds()
+    return span if span > 0 else None
+
+
+def summarize(
+    run: Run,
+    *,
+    stats: Sequence[str] | None = None,
+    by: str = ENDPOINT,
+    submetrics: bool = False,
+) -> pd.DataFrame:
+    """Compute the statistics of every metric of ``run``, overall and per ``by`` key.
+
+    ``stats`` chooses the Trend statistics (default :data:`DEFAULT_TREND_STATS`;
+    ``count`` is always added). ``by`` is ``endpoint``, ``group``, ``scenario``,
+    a tag key, or ``none``. With ``submetrics``, rows are added for the sub-metrics
+    the run's thresholds define, named as k6 names them
+    (``http_req_duration{expected_response:true}``).
+    A run that has only precomputed statistics returns them as they are.
+    """
+    trend_stats = tuple(stats or DEFAULT_TREND_STATS)
+    if run.points is None:
+        frame = run.summary if run.summary is not None else summary_frame([])
+        return frame.rename(columns={ENDPOINT: by}) if by not in (ENDPOINT, "none") else frame.copy()
+    duration = run_duration_s(run)
+    points = run.points
+    keys = group_keys(points, by)
+    key_column = by if by != "none" else ENDPOINT
+    rows: list[dict[str, Any]] = []
+    metric_codes = points["metric"]
+    for metric_name, index in metric_codes.groupby(metric_codes, observed=True, sort=False).groups.items():
+        definition = run.metrics.get(str(metric_name)) or MetricDef(str(metric_name), "gauge")
+        subset = points.loc[index]
+        rows.extend(_metric_rows(definition, subset, "", trend_stats, duration, key_column))
+        if keys is not None:
+            subset_keys = keys.loc[index]
+            for key, key_index in subset_keys.groupby(subset_keys, sort=True).groups.items():
+                if key == "":
+                    continue
+                rows.extend(
+                    _metric_rows(definition, points.loc[key_index], str(key), trend_stats, duration, key_column)
+                )
+        if submetrics:
+            for sub in definition.submetrics:
+                mask = np.ones(len(subset), dtype=bool)
+                for tag, wanted in sub.tags.items():
+                    column = TAG_PREFIX + tag
+                    if column not in subset.columns:
+                        mask[:] = False
+                        break
+                    mask &= (subset[column].astype("object") == wanted).to_numpy()
+                sub_def = MetricDef(sub.name, definition.type, definition.contains)
+                rows.extend(_metric_rows(sub_def, subset[mask], "", trend_stats, duration, key_column))
+    # Metrics declared on a Metric line that never got a point.
+    seen = {row["metric"] for row in rows}
+    for name, definition in run.metrics.items():
+        if name not in seen and "{" not in name:
+            rows.extend(_metric_rows(definition, points.iloc[0:0], "", trend_stats, duration, key_column))
+    frame = pd.DataFrame(rows, columns=[c if c != ENDPOINT else key_column for c in SUMMARY_COLUMNS])
+    frame["value"] = frame["value"].astype("float64")
+    frame["n"] = frame["n"].astype("float64")
+    return frame
+
+
+def _metric_rows(
+    definition: MetricDef,
+    subset: pd.DataFrame,
+    key: str,
+    trend_stats: tuple[str, ...],
+    duration: float | None,
+    key_column: str,
+) -> list[dict[str, Any]]:
+    values = subset["value"].to_numpy(dtype=np.float64)
+    n = float(values.size)
+    unit = definition.unit
+    computed: list[tuple[str, float, str]] = []
+    if definition.type == "trend":
+        wanted = trend_stats if "count" in trend_stats else trend_stats + ("count",)
+        for statistic, value in trend_statistics(values, wanted).items():
+            computed.append((statistic, value, "" if statistic == "count" else unit))
+    elif definition.type == "counter":
+        count = float(np.cumsum(values)[-1]) if values.size else 0.0
+        rate = count / duration if duration else math.nan
+        computed += [("count", count, unit), ("rate", rate, f"{unit}/s" if unit else "/s")]
+    elif definition.type == "rate":
+        passes = float(np.count_nonzero(values))
+        share = passes / n if n else math.nan
+        computed += [("rate", share, ""), ("passes", passes, ""), ("fails", n - passes, "")]
+    else:
+        last = float(values[-1]) if values.size else math.nan
+        low = float(values.min()) if values.size else math.nan
+        high = float(values.max()) if values.size else math.nan
+        computed += [("value", last, unit), ("min", low, unit), ("max", high, unit)]
+    return [
+        {"metric": definition.name, key_column: key, "statistic": s, "value": v, "unit": u, "n": n}
+        for s, v, u in computed
+    ]
+
+
+def lookup(summary: pd.DataFrame, metric: str, statistic: str, endpoint: str = "") -> float | None:
+    """Return one value of a summary frame, or None when the row is missing or NaN."""
+    rows = summary[
+        (summary["metric"] == metric)
+        & (summary[ENDPOINT] == endpoint)
+        & (summary["statistic"] == statistic)
+    ]
+    if rows.empty:
+        return None
+    value = float(rows["value"].iloc[0])
+    return None if math.isnan(value) else value
+
+
+__all__ = ["summarize", "lookup", "endpoint_keys", "run_duration_s", "endpoint_of"]
