@@ -32,7 +32,8 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except PerfreportError as error:
             click.echo(f"Error: {error}", err=True)
-            raise click.exceptions.Exit(error.exit_code) from None
+            # typer 0.29 runs its own copy of click, so click's Exit is not caught.
+            raise typer.Exit(error.exit_code) from None
 
 
 app = typer.Typer(
