@@ -32,7 +32,6 @@ from perfreport.ingest.k6_summary import SUMMARY_COLUMNS, endpoint_of, summary_f
 from perfreport.model import TAG_PREFIX, MetricDef, Run
 
 ENDPOINT = "endpoint"
-BY_CHOICES = ("endpoint", "group", "scenario", "none")
 
 
 def endpoint_keys(points: pd.DataFrame) -> pd.Series:

@@ -1,0 +1,210 @@
+"""Renderers of a :class:`~perfreport.analysis.compare.Comparison`: text, Markdown, JSON, HTML."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from typing import Any
+
+import pandas as pd
+
+from perfreport.render.units import (
+    format_percent_change,
+    format_ratio,
+    format_value,
+    is_missing,
+    scale_for,
+)
+
+COMPARE_FORMAT = "perfreport-compare/1"
+VERDICT_MARKS = {"better": "better", "worse": "WORSE", "~": "~", "untested": "untested"}
+HEADER = ("Metric", "Endpoint", "Stat", "Baseline", "Candidate", "Change", "Ratio", "95% CI", "p", "Verdict")
+
+
+def _interval(row: Any) -> str:
+    if is_missing(row.ci_low_pct) or is_missing(row.ci_high_pct):
+        return ""
+    return f"[{row.ci_low_pct:+.1f}, {row.ci_high_pct:+.1f}] %"
+
+
+def _p_value(row: Any) -> str:
+    value = row.p_adjusted if not is_missing(row.p_adjusted) else row.p_value
+    if is_missing(value):
+        return ""
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _verdict(row: Any) -> str:
+    verdict = VERDICT_MARKS.get(row.verdict, str(row.verdict))
+    if row.verdict == "untested" and row.direction:
+        return f"{row.direction} (untested)"
+    return verdict
+
+
+def table_rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    """Return the cells of the comparison table, one tuple per compared statistic."""
+    rows = []
+    for row in frame.itertuples(index=False):
+        divisor, unit = scale_for(row.unit, row.statistic, row.baseline, row.candidate)
+        rows.append(
+            (
+                str(row.metric),
+                str(row.endpoint) or "(all)",
+                str(row.statistic),
+                format_value(row.baseline, divisor, unit),
+                format_value(row.candidate, divisor, unit),
+                format_percent_change(row.change_pct),
+                format_ratio(row.ratio),
+                _interval(row),
+                _p_value(row),
+                _verdict(row),
+            )
+        )
+    return rows
+
+
+def _confidence_header(comparison: Any) -> tuple[str, ...]:
+    confidence = comparison.options.get("confidence", 0.95)
+    return HEADER[:7] + (f"{confidence * 100:g}% CI",) + HEADER[8:]
+
+
+def _text_cell(value: str) -> str:
+    # Tag values come from input files: keep a hostile value on one line.
+    return value.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+
+
+def comparison_text(comparison: Any) -> str:
+    """Render the comparison as aligned plain-text tables, one per candidate run."""
+    parts = []
+    header = _confidence_header(comparison)
+    for candidate in comparison.candidates:
+        frame = comparison.frame[comparison.frame["run"] == candidate.name]
+        rows = [tuple(_text_cell(c) for c in row) for row in table_rows(frame)]
+        header_row = header[:4] + (candidate.name,) + header[5:]
+        widths = [max(len(r[i]) for r in [header_row, *rows]) for i in range(len(header))]
+        right = {3, 4, 5, 6}
+        lines = [f"{comparison.baseline.name} (baseline) vs {candidate.name}"]
+        for cells in [header_row, *rows]:
+            padded = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
+            lines.append("  ".join(padded).rstrip())
+            if cells is header_row:
+                lines.append("  ".join("-" * w for w in widths))
+        parts.append("\n".join(lines))
+    parts.append(_footer_text(comparison))
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _footer_text(comparison: Any) -> str:
+    lines = []
+    options = comparison.options
+    lines.append(
+        "Percentiles as k6 computes them (sort, index p·(n−1), linear interpolation). "
+        f"'~' means no significant change at {options.get('confidence', 0.95) * 100:g}% confidence "
+        f"or a change under the minimum effect of {options.get('min_effect', 0.05) * 100:g}%."
+    )
+    if not comparison.not_compared.empty:
+        counts = comparison.not_compared.groupby("reason").size()
+        for reason, count in counts.items():
+            lines.append(f"Not compared: {count} statistics {reason}.")
+    for number, warning in enumerate(_unique_warnings(comparison), start=1):
+        lines.append(f"[{number}] {warning.message}")
+    return "\n".join(lines)
+
+
+def _unique_warnings(comparison: Any) -> list[Any]:
+    seen, unique = set(), []
+    for warning in comparison.warnings:
+        key = (warning.code, warning.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(warning)
+    return unique
+
+
+def markdown_cell(value: str) -> str:
+    """Escape a value for a Markdown table cell: pipes, backticks, HTML, newlines."""
+    text = html.escape(str(value), quote=False)
+    for character in ("\\", "|", "`", "*", "_", "[", "]"):
+        text = text.replace(character, "\\" + character)
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    if text.startswith("#"):
+        text = "\\" + text
+    return text
+
+
+def comparison_markdown(comparison: Any) -> str:
+    """Render the comparison as GitHub-flavoured Markdown tables."""
+    parts = []
+    header = _confidence_header(comparison)
+    for candidate in comparison.candidates:
+        frame = comparison.frame[comparison.frame["run"] == candidate.name]
+        header_row = header[:4] + (candidate.name,) + header[5:]
+        lines = [f"### {markdown_cell(comparison.baseline.name)} (baseline) vs {markdown_cell(candidate.name)}", ""]
+        lines.append("| " + " | ".join(markdown_cell(c) for c in header_row) + " |")
+        lines.append("|" + "|".join(["---"] * 3 + ["---:"] * 4 + ["---"] * 3) + "|")
+        for cells in table_rows(frame):
+            lines.append("| " + " | ".join(markdown_cell(c) for c in cells) + " |")
+        parts.append("\n".join(lines))
+    footer = _footer_text(comparison)
+    if footer:
+        parts.append("\n".join(markdown_cell(line) for line in footer.splitlines()).replace("\n", "\n\n"))
+    return "\n\n".join(parts) + "\n"
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):
+        return _json_value(value.item())
+    return value
+
+
+def comparison_dict(comparison: Any) -> dict[str, Any]:
+    """Return the comparison as a JSON-ready dictionary (raw numbers, base units)."""
+    rows = [
+        {key: _json_value(value) for key, value in record.items()}
+        for record in comparison.frame.to_dict(orient="records")
+    ]
+    return {
+        "format": COMPARE_FORMAT,
+        "baseline": {"name": comparison.baseline.name, "source": comparison.baseline.source,
+                     "kind": comparison.baseline.kind},
+        "candidates": [
+            {"name": run.name, "source": run.source, "kind": run.kind} for run in comparison.candidates
+        ],
+        "options": comparison.options,
+        "rows": rows,
+        "not_compared": comparison.not_compared.to_dict(orient="records"),
+        "warnings": [
+            {"code": w.code, "message": w.message, "source": w.source} for w in comparison.warnings
+        ],
+    }
+
+
+def comparison_json(comparison: Any) -> str:
+    """Render the comparison as JSON text."""
+    return json.dumps(comparison_dict(comparison), indent=2, allow_nan=False) + "\n"
+
+
+def comparison_html(comparison: Any) -> str:
+    """Render the comparison as an HTML table (used by Jupyter's rich display)."""
+    header = _confidence_header(comparison)
+    parts = []
+    for candidate in comparison.candidates:
+        frame = comparison.frame[comparison.frame["run"] == candidate.name]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in header[:4] + (candidate.name,) + header[5:])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+            for cells in table_rows(frame)
+        )
+        parts.append(
+            f"<h4>{html.escape(comparison.baseline.name)} (baseline) vs {html.escape(candidate.name)}</h4>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        )
+    footer = _footer_text(comparison)
+    if footer:
+        parts.append("".join(f"<p><small>{html.escape(line)}</small></p>" for line in footer.splitlines()))
+    return "\n".join(parts)
