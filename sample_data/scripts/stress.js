@@ -1,4 +1,4 @@
-// Stress: ramp from 0 to 30 users over 30 s with the cache on, holding no plateau,
+// Stress: ramp from 0 to 30 users over 30 s with the cache on, then down to 0 in 5 s,
 // to see where latency starts to climb.
 import { dashboardVisit, writeSummary, COMMON_THRESHOLDS } from './lib.js';
 
@@ -26,7 +26,7 @@ export const options = {
 };
 
 export function visit() {
-  dashboardVisit(0.05, 0.3, 0.6);
+  dashboardVisit(0.02, 0.3, 0.6);
 }
 
 export function handleSummary(data) {
