@@ -191,5 +191,6 @@ def memory_trends(
         rows = frame[frame["query"] == query]
         for labels, group in rows.groupby("labels", sort=True):
             series = group.set_index("time")["value"].sort_index()
-            results.append(memory_trend(series, thresholds, f"{query}{labels}"))
+            name = labels if not labels.startswith("{") else f"{query}{labels}"
+            results.append(memory_trend(series, thresholds, name))
     return tuple(results)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 def counter_increase(values: np.ndarray) -> tuple[float, int]:
@@ -82,3 +83,36 @@ def histogram_quantile(q: float, buckets: Mapping[float, float]) -> HistogramQua
     inside = float(counts[index]) - below
     value = lower + (bounds[index] - lower) * (rank - below) / inside
     return HistogramQuantile(q, value, False, total)
+
+
+def histogram_quantiles(
+    frame: pd.DataFrame, query: str, q: float, by: str = "handler"
+) -> pd.DataFrame:
+    """Estimate quantile ``q`` per timestamp and ``by`` label from bucket series.
+
+    ``frame`` is a Prometheus frame whose ``query`` rows are bucket rates or
+    increases with an ``le`` label, e.g. ``sum by (le, handler)
+    (rate(http_request_duration_seconds_bucket[1m]))``. Returns the columns
+    ``time``, ``by``, ``value``, ``lower_bound_only`` and ``observations``;
+    ``lower_bound_only`` marks quantiles in the ``+Inf`` bucket, whose
+    ``value`` is only the largest finite bound.
+    """
+    rows = frame[frame["query"] == query]
+    label = f"label.{by}"
+    keys = ["time", label] if label in rows.columns else ["time"]
+    records = []
+    for key, group in rows.groupby(keys, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        buckets = dict(zip(group["label.le"].astype(float), group["value"]))
+        estimate = histogram_quantile(q, buckets)
+        records.append(
+            {
+                "time": key[0],
+                by: key[1] if len(key) > 1 else None,
+                "value": estimate.value,
+                "lower_bound_only": estimate.lower_bound_only,
+                "observations": estimate.observations,
+            }
+        )
+    columns = ["time", by, "value", "lower_bound_only", "observations"]
+    return pd.DataFrame.from_records(records, columns=columns)

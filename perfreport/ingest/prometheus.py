@@ -9,7 +9,8 @@ sample and these columns:
     The query's name (``p95_latency_seconds``, or the saved file's stem).
 ``labels``
     The series' label set as a stable string, keys sorted:
-    ``{handler="/api/stats",le="0.5"}``; ``{}`` for a series without labels.
+    ``{handler="/api/stats",le="0.5"}``; ``{}`` for a series without labels;
+    a metric name in front when the result carries one: ``up{job="api"}``.
 ``label.<name>``
     One string column per label name seen in any series, null where a series
     lacks that label.
@@ -141,12 +142,17 @@ class _Collected:
 
 
 def format_labels(labels: Mapping[str, str]) -> str:
-    """Format a label set as ``{a="1",b="x"}``, keys sorted, values escaped."""
+    """Format a label set as ``{a="1",b="x"}``, keys sorted, values escaped.
+
+    A ``__name__`` label goes in front as in Prometheus's own notation:
+    ``up{job="api"}``.
+    """
     parts = []
-    for key in sorted(labels):
+    name = labels.get("__name__", "")
+    for key in sorted(k for k in labels if k != "__name__"):
         value = str(labels[key]).replace("\\", "\\\\").replace('"', '\\"')
         parts.append(f'{key}="{value.replace(chr(10), chr(92) + "n")}"')
-    return "{" + ",".join(parts) + "}"
+    return name + "{" + ",".join(parts) + "}"
 
 
 def format_time(moment: datetime | None) -> str:
