@@ -28,7 +28,7 @@ from typing import Any
 
 log = logging.getLogger("demo_api")
 
-# Seconds each cached payload stays fresh; the keys match the runbook's cache_ttls.
+# Seconds each cached payload stays fresh, keyed as in baseline_metrics.json's cache_ttls.
 CACHE_TTLS_S: dict[str, float] = {
     "stats": 60.0,
     "risks": 30.0,
@@ -203,6 +203,8 @@ class RiskStore:
 
         payload = self._query(build)
         self.metrics.count_cache(hit=False)
+        # NOTE: a miss that read the risks before a concurrent POST can store that
+        # stale payload after the POST cleared the cache, until the TTL expires.
         if self.cache_enabled:
             with self._lock:
                 self._cache[key] = (time.monotonic() + CACHE_TTLS_S[key], payload)

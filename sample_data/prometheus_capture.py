@@ -17,7 +17,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Self
 
 SCRAPE_INTERVAL_S = 1
 READY_TIMEOUT_S = 20.0
@@ -68,7 +67,8 @@ class PrometheusCapture:
         self.data_dir = Path(tempfile.mkdtemp(prefix="perfreport-prometheus-"))
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Self:
+    # typing.Self needs Python 3.11, and the project supports 3.10.
+    def __enter__(self) -> PrometheusCapture:  # noqa: PYI034
         config = self.data_dir / "prometheus.yml"
         config.write_text(
             CONFIG_TEMPLATE.format(interval=SCRAPE_INTERVAL_S, target=self.target)

@@ -29,7 +29,7 @@ SAMPLE_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 def request(
     url: str, method: str = "GET", body: bytes | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """Send one request and return (status, headers, body), also for 4xx answers."""
+    """Send one request and return (status, headers, body), also for 4xx responses."""
     req = urllib.request.Request(url, data=body, method=method)
     req.add_header("Content-Type", "application/json")
     try:
@@ -129,6 +129,17 @@ def test_post_rejects_invalid_body(demo_api, payload):
     assert timed_get_ms(f"{base_url}/api/stats")[1] == "true"
 
 
+def test_post_rejects_oversized_body(demo_api):
+    base_url = demo_api(cache=True)
+
+    status, headers, body = post_risk(base_url, b"[" + b"1," * 40_000 + b"1]")
+
+    assert status == 413
+    assert headers["X-Cache-Hit"] == "false"
+    assert "exceeds" in json.loads(body)["error"]
+    assert request(f"{base_url}/health")[0] == 200
+
+
 def test_unknown_route_is_404(demo_api):
     base_url = demo_api(cache=True)
     assert request(f"{base_url}/api/nothing")[0] == 404
@@ -221,9 +232,16 @@ def read_k6_points(path: Path) -> list[dict[str, Any]]:
 def test_k6_smoke_run_writes_outputs(demo_api, k6_binary, k6_smoke_script, tmp_path):
     base_url = demo_api(cache=True)
 
-    result = run_k6(k6_smoke_script, tmp_path, env={"BASE_URL": base_url}, timeout=60)
+    result = run_k6(
+        k6_smoke_script,
+        tmp_path,
+        env={"BASE_URL": base_url},
+        timeout=60,
+        compress=True,
+    )
 
     assert result.exit_code == 0, result.stderr
+    assert result.json_path.read_bytes()[:2] == b"\x1f\x8b"
     points = read_k6_points(result.json_path)
     requests = [p for p in points if p["metric"] == "http_reqs"]
     names = {p["data"]["tags"]["name"] for p in requests}
