@@ -464,6 +464,15 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+def watch_parent(server: ThreadingHTTPServer) -> None:
+    """Shut the server down once this process's parent has exited."""
+    parent_pid = os.getppid()
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    log.info("parent process %d exited, stopping", parent_pid)
+    server.shutdown()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -484,6 +493,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=4,
         help="simulated database connections; misses beyond it wait (default 4)",
     )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started this one exits (checked every 1 s)",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error(f"--port {args.port} is out of range; use 0-65535")
@@ -503,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     server.daemon_threads = True
     port = server.server_address[1]
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if args.exit_with_parent:
+        threading.Thread(target=watch_parent, args=(server,), daemon=True).start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
     log.info("started on port %d, cache %s", port, args.cache)
     try:

@@ -8,6 +8,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.k6 import run_k6, start_demo_api, stop_process
+from fixtures.k6 import DEMO_API_SCRIPT, run_k6, start_demo_api, stop_process
 
 DASHBOARD_PATHS = (
     "/api/stats",
@@ -219,6 +220,38 @@ def test_sigterm_stops_cleanly():
 
     assert proc.wait(timeout=5) == 0
     stop_process(proc)
+
+
+LAUNCHER = """
+import subprocess, sys
+server = subprocess.Popen(
+    [sys.executable, sys.argv[1], "--port", "0", "--exit-with-parent"],
+    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+)
+print(server.stdout.readline().strip(), flush=True)
+"""
+
+
+def test_exit_with_parent_stops_orphan():
+    launcher = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, str(DEMO_API_SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )
+    base_url = "http://" + launcher.stdout.split()[-1]
+
+    deadline = time.monotonic() + 10
+    stopped = False
+    while not stopped and time.monotonic() < deadline:
+        try:
+            request(f"{base_url}/health")
+            time.sleep(0.2)
+        except urllib.error.URLError:
+            stopped = True
+
+    assert stopped, f"demo API at {base_url} still serves after its parent exited"
 
 
 def read_k6_points(path: Path) -> list[dict[str, Any]]:
