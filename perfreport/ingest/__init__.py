@@ -1,0 +1,97 @@
+"""Reading test-run files: one module per input format, :func:`load` picks by content.
+
+``load`` recognises the file's kind from its bytes (see :mod:`perfreport.ingest.detect`),
+never from its name, and returns a :class:`~perfreport.model.Run`. Raw k6 output
+(JSON or CSV) becomes a points frame; summary and baseline documents become a
+summary frame through :mod:`perfreport.ingest.k6_summary`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from perfreport.errors import InputError
+from perfreport.ingest.detect import DOCUMENT_KINDS, ByteSource, detect_kind
+from perfreport.model import Run
+
+__all__ = ["load", "detect_kind", "default_run_name"]
+
+_KNOWN_SUFFIXES = {".gz", ".json", ".ndjson", ".jsonl", ".csv", ".parquet", ".txt"}
+
+
+def default_run_name(path: str | Path) -> str:
+    """Return the file name without its known extensions: ``stress.json.gz`` -> ``stress``."""
+    name = Path(path).name
+    while True:
+        stem, suffix = os.path.splitext(name)
+        if not stem or suffix.lower() not in _KNOWN_SUFFIXES:
+            return name
+        name = stem
+
+
+def load(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    skip_bad_lines: bool = True,
+    cache: bool = True,
+    progress: bool = False,
+) -> Run:
+    """Read a test-run file of any supported kind into a Run.
+
+    Args:
+        path: k6 JSON output (plain or gzip), k6 CSV output, a Parquet file written
+            by perfreport, a k6 summary file or a baseline file.
+        name: the run's name; defaults to the file name without extensions.
+        skip_bad_lines: skip lines that are not k6 records, counting them in
+            ``run.stats`` and ``run.warnings``; when false, the first one raises.
+        cache: reuse (and write) a Parquet copy of raw k6 output, keyed by the
+            input's path, size and modification time (see :mod:`perfreport.ingest.parquet`).
+        progress: show a progress bar (bytes read) on stderr.
+
+    Raises:
+        InputError: the file is missing, empty, malformed or has no usable record.
+        UnknownFormatError: the content is not a kind perfreport reads as a run.
+        FormatVersionError: a perfreport Parquet file of an unknown format version.
+    """
+    path = Path(path)
+    run_name = name if name is not None else default_run_name(path)
+    kind = detect_kind(path)
+    if kind in ("k6-json", "k6-csv"):
+        return _load_raw(path, kind, run_name, skip_bad_lines, cache, progress)
+    if kind == "parquet":
+        from perfreport.ingest.parquet import read_parquet
+
+        return read_parquet(path, name=name)
+    if kind in DOCUMENT_KINDS:
+        return _load_document(path, kind, run_name)
+    raise InputError(path, f"no reader for files of kind {kind!r}")
+
+
+def _load_raw(
+    path: Path, kind: str, name: str, skip_bad_lines: bool, cache: bool, progress: bool
+) -> Run:
+    from perfreport.ingest import parquet
+
+    if cache:
+        return parquet.load_cached(path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress)
+    return parquet.read_raw(path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress)
+
+
+def _load_document(path: Path, kind: str, name: str) -> Run:
+    from perfreport.ingest.k6_summary import read_summary_document
+
+    text = b"".join(_read_all(path)).decode("utf-8", errors="replace")
+    try:
+        doc = json.loads(text)
+    except ValueError as error:
+        raise InputError(path, f"file is not valid JSON ({error})", hint="pass the file as k6 wrote it") from None
+    return read_summary_document(path, doc, kind, name)
+
+
+def _read_all(path: Path) -> list[bytes]:
+    with ByteSource(path) as source:
+        return list(iter(lambda: source.read(1 << 20), b""))
+
