@@ -2,3 +2,4 @@
 
 from perfreport.cli import compare  # noqa: F401
 from perfreport.cli import server  # noqa: F401
+from perfreport.cli import report  # noqa: F401

@@ -1,0 +1,69 @@
+"""Text for criterion values and the escaping of input text in Markdown.
+
+Values arrive in base units (ms, bytes, per second, shares from 0 to 1); these
+functions pick the shown unit. Markdown escaping makes text from input files
+(tag values, endpoint names, metadata) inert: it cannot close a table cell,
+start a heading, open a link or inject HTML.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from perfreport.render.units import byte_scale, format_value, number, time_scale
+
+MISSING = "no data"
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()!|~])")
+_URL_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
+
+
+def format_measure(value: float | bool | None, kind: str) -> str:
+    """Format a criterion's value (base units) for its kind of metric."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if kind == "bool" or isinstance(value, bool):
+        return "leak detected" if value else "no leak"
+    if kind == "time":
+        divisor, unit = time_scale(value)
+        return format_value(value, divisor, unit)
+    if kind == "data":
+        divisor, unit = byte_scale(value)
+        return format_value(value, divisor, unit)
+    if kind == "share":
+        return f"{value * 100:.2f} %"
+    if kind == "per_second":
+        return f"{number(value, 1)} req/s"
+    return number(value, 1)
+
+
+def format_change(change_pct: float | None, ratio: float | None, relative_unit: str | None) -> str:
+    """Format a change from the baseline as the criterion states it (% or x)."""
+    if relative_unit == "x" and ratio is not None:
+        return f"{ratio:.2f}x"
+    if change_pct is None:
+        return "n/a"
+    return f"{change_pct:+.1f} %"
+
+
+def escape_markdown(text: object) -> str:
+    """Escape ``text`` for a Markdown table cell or paragraph.
+
+    Backslash-escapes Markdown punctuation (pipes, backticks, emphasis, link
+    brackets), writes ``&``, ``<`` and ``>`` as entities so no HTML survives,
+    joins lines with spaces, escapes a leading ``#``, a list marker (``- ``,
+    ``+ ``, ``1.``), and breaks ``scheme://`` so no URL is autolinked.
+    """
+    value = str(text)
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    value = _MD_SPECIAL.sub(r"\\\1", value)
+    value = re.sub(r"[\r\n\t\v\f]+", " ", value)
+    value = _URL_SCHEME.sub(r"\1&#58;", value)
+    value = re.sub(r"(?i)\bwww\.", "www&#46;", value)
+    stripped = value.lstrip()
+    if stripped.startswith("#") or re.match(r"^[-+=] ", stripped):
+        value = "\\" + stripped
+    elif re.match(r"^\d+\.", stripped):
+        value = re.sub(r"^(\d+)\.", r"\1\\.", stripped)
+    return value
