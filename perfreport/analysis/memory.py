@@ -2,7 +2,8 @@
 
 The steady phase of a series is what follows the first ``warmup_fraction`` of
 its duration (15 % by default), because caches, pools and JIT warm-up make
-memory climb at the start of every run. Over the steady phase the slope is the
+memory climb at the start of every run. Consecutive equal readings are kept
+once, because a query step finer than the scrape interval repeats them. Over the steady phase the slope is the
 Theil–Sen estimator with its confidence interval (``scipy.stats.theilslopes``)
 and the trend test is Mann–Kendall with ties and the Hamed–Rao correction for
 autocorrelation (:mod:`perfreport.analysis.trend`).
@@ -110,7 +111,8 @@ def memory_trend(
 ) -> MemoryTrend:
     """Judge whether one memory series (bytes, time-indexed) grows like a leak."""
     name = name or str(series.name)
-    steady = _thin(steady_phase(series, thresholds.warmup_fraction), thresholds.max_points)
+    steady = _collapse_repeats(steady_phase(series, thresholds.warmup_fraction))
+    steady = _thin(steady, thresholds.max_points)
     times_s = _seconds(steady.index)
     duration_s = float(times_s[-1] - times_s[0]) if len(times_s) > 1 else 0.0
     short = _too_short(len(steady), duration_s, thresholds)
@@ -171,6 +173,15 @@ def _inconclusive(
 
 def _seconds(index: pd.Index) -> np.ndarray:
     return pd.DatetimeIndex(index).as_unit("ns").asi8.astype("float64") / 1e9
+
+
+def _collapse_repeats(series: pd.Series) -> pd.Series:
+    # A query step finer than the scrape interval repeats each reading; the
+    # copies are one observation, and keeping them fools the trend test.
+    values = series.to_numpy()
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return series[keep]
 
 
 def _thin(series: pd.Series, max_points: int) -> pd.Series:
