@@ -26,7 +26,9 @@ def _closed_port() -> int:
 
 def test_error_response_file(tmp_path):
     path = DATA / "prometheus" / "bad-query-error.json"
-    result = runner.invoke(app, ["prometheus", "--response", str(path), "-o", str(tmp_path / "o.parquet")])
+    result = runner.invoke(
+        app, ["prometheus", "--response", str(path), "-o", str(tmp_path / "o.parquet")]
+    )
 
     assert result.exit_code == 2
     assert result.stderr == (
@@ -39,7 +41,9 @@ def test_error_response_file(tmp_path):
 
 def test_non_json_file(tmp_path):
     path = DATA / "prometheus" / "proxy-error-page.html"
-    result = runner.invoke(app, ["prometheus", "--response", str(path), "-o", str(tmp_path / "o.parquet")])
+    result = runner.invoke(
+        app, ["prometheus", "--response", str(path), "-o", str(tmp_path / "o.parquet")]
+    )
 
     assert result.exit_code == 2
     assert result.stderr == (
@@ -66,15 +70,26 @@ def test_unreachable_url(tmp_path):
 def test_url_and_response_exclusive(tmp_path):
     result = runner.invoke(app, ["prometheus", "-o", str(tmp_path / "o.parquet")])
     assert result.exit_code == 2
-    assert result.stderr == "Error: give either --url or --response, not both or neither\n"
+    assert (
+        result.stderr == "Error: give either --url or --response, not both or neither\n"
+    )
 
 
 def test_url_needs_window(tmp_path):
     result = runner.invoke(
-        app, ["prometheus", "--url", "http://127.0.0.1:9", "-o", str(tmp_path / "o.parquet")]
+        app,
+        [
+            "prometheus",
+            "--url",
+            "http://127.0.0.1:9",
+            "-o",
+            str(tmp_path / "o.parquet"),
+        ],
     )
     assert result.exit_code == 2
-    assert result.stderr == "Error: --url needs --start and --end, or --window-from RUN\n"
+    assert (
+        result.stderr == "Error: --url needs --start and --end, or --window-from RUN\n"
+    )
 
 
 def test_saved_responses_to_parquet(tmp_path):
@@ -114,7 +129,9 @@ def test_preset_from_real_server(prometheus_server, tmp_path):
     assert meta["url"] == data.url
     assert meta["queries"] == STAGING_PRESET
     assert meta["step_s"] == 15
-    assert meta["start"] == datetime.fromtimestamp(data.start_s, timezone.utc).isoformat().replace("+00:00", "Z")
+    assert meta["start"] == datetime.fromtimestamp(
+        data.start_s, timezone.utc
+    ).isoformat().replace("+00:00", "Z")
     # Three p95 and three rate series (one per handler), one each for the hit
     # ratio, connections and Redis memory, and two RSS series.
     series = frame.frame.groupby(["query", "labels"]).ngroups
@@ -131,11 +148,13 @@ def test_window_from_k6_run(prometheus_server, tmp_path):
     last = datetime.fromtimestamp(data.start_s + 1200, timezone.utc)
     run = tmp_path / "run.json"
     lines = [
-        {"type": "Metric", "metric": "http_reqs", "data": {"type": "counter"}},
+        {"type": "Metric", "metric": "http_reqs",
+         "data": {"name": "http_reqs", "type": "counter", "contains": "default",
+                  "thresholds": [], "submetrics": None}},
         {"type": "Point", "metric": "http_reqs",
-         "data": {"time": last.astimezone().isoformat(), "value": 1, "tags": {}}},
+         "data": {"time": last.isoformat(), "value": 1, "tags": {"name": "a"}}},
         {"type": "Point", "metric": "http_reqs",
-         "data": {"time": first.astimezone().isoformat(), "value": 1, "tags": {}}},
+         "data": {"time": first.isoformat(), "value": 1, "tags": {"name": "a"}}},
     ]  # fmt: skip
     run.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     out = tmp_path / "frame.parquet"
@@ -166,8 +185,12 @@ def test_memory_trend_command(prometheus_server, tmp_path):
 
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith('process_resident_memory_bytes{instance="leaky"}: leak, +')
-    assert lines[1].startswith('process_resident_memory_bytes{instance="steady"}: no leak, ')
+    assert lines[0].startswith(
+        'process_resident_memory_bytes{instance="leaky"}: leak, +'
+    )
+    assert lines[1].startswith(
+        'process_resident_memory_bytes{instance="steady"}: no leak, '
+    )
 
 
 def test_redis_hit_rate_command():
@@ -176,7 +199,9 @@ def test_redis_hit_rate_command():
     result = runner.invoke(app, ["redis-hit-rate", str(before), str(after)])
 
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "hit rate (window): 88.46 % (93100 hits of 105242 lookups)\n"
+    assert (
+        result.stdout == "hit rate (window): 88.46 % (93100 hits of 105242 lookups)\n"
+    )
 
 
 def test_redis_hit_rate_after_restart():
@@ -185,5 +210,7 @@ def test_redis_hit_rate_after_restart():
     result = runner.invoke(app, ["redis-hit-rate", str(before), str(after)])
 
     assert result.exit_code == 0
-    assert result.stdout == "hit rate: none (counters were reset between the snapshots)\n"
+    assert (
+        result.stdout == "hit rate: none (counters were reset between the snapshots)\n"
+    )
     assert "keyspace_misses went down from 14870 to 9870" in result.stderr

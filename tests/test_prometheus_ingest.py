@@ -87,7 +87,13 @@ def test_empty_matrix_warns_no_data_with_window():
     )
 
     assert result.frame.empty
-    assert list(result.frame.columns) == ["time", "query", "labels", "value", "infinite"]
+    assert list(result.frame.columns) == [
+        "time",
+        "query",
+        "labels",
+        "value",
+        "infinite",
+    ]
     assert len(result.warnings) == 1
     assert result.warnings[0].code == "no-data"
     assert result.warnings[0].message == (
@@ -221,9 +227,7 @@ def test_choose_step_respects_point_limit():
 def test_split_range_has_no_duplicates_or_holes():
     for start, end, step in ((0.0, 30000.0, 1.0), (100.0, 6000.0, 0.5), (0, 20, 15)):
         chunks = split_range(start, end, step)
-        grid = np.concatenate(
-            [np.arange(a, b + step / 2, step) for a, b in chunks]
-        )
+        grid = np.concatenate([np.arange(a, b + step / 2, step) for a, b in chunks])
         expected = np.arange(start, end + 1e-9, step)
         assert np.array_equal(grid, expected)
         for a, b in chunks:

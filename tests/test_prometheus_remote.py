@@ -44,11 +44,13 @@ class _Scripted(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Scripted
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.server.requests.append(
             {"path": self.path, "headers": dict(self.headers.items())}
         )
-        status, body = self.server.script[min(len(self.server.requests), len(self.server.script)) - 1]
+        status, body = self.server.script[
+            min(len(self.server.requests), len(self.server.script)) - 1
+        ]
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -114,7 +116,9 @@ def test_times_and_step_sent_as_seconds(scripted):
 
 def test_unavailable_server_is_retried(scripted):
     server = scripted((503, "busy"), (503, "busy"), (200, MATRIX))
-    result = query_range(_url(server), {"up": "up"}, START, END, 15, retries=3, environ={})
+    result = query_range(
+        _url(server), {"up": "up"}, START, END, 15, retries=3, environ={}
+    )
 
     assert len(server.requests) == 3
     assert len(result.frame) == 1

@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-
 from fixtures.servers import (
     BUCKET_BOUNDS,
     CUMULATIVE_PER_STEP,
@@ -19,6 +18,7 @@ from fixtures.servers import (
     STEP_S,
     PrometheusData,
 )
+
 from perfreport.analysis.memory import LeakThresholds, memory_trends
 from perfreport.analysis.promql import counter_increase, histogram_quantiles
 from perfreport.analysis.server import (
@@ -60,7 +60,9 @@ def test_gauge_values_are_exact(prometheus_server):
 
     series = select_series(result.frame, "conn")
     assert len(series) == len(data.times_s)
-    assert np.array_equal(series.to_numpy(), data.values("db_connections_active", pool="main"))
+    assert np.array_equal(
+        series.to_numpy(), data.values("db_connections_active", pool="main")
+    )
     assert result.frame["label.pool"].unique().tolist() == ["main"]
     assert result.warnings == ()
 
@@ -80,8 +82,12 @@ def test_connection_reduction_between_halves(prometheus_server):
 
     baseline_mean = written[:half].mean()
     candidate_mean = written[half:].mean()
-    assert reduction.baseline_mean_connections == pytest.approx(baseline_mean, rel=1e-12)
-    assert reduction.candidate_mean_connections == pytest.approx(candidate_mean, rel=1e-12)
+    assert reduction.baseline_mean_connections == pytest.approx(
+        baseline_mean, rel=1e-12
+    )
+    assert reduction.candidate_mean_connections == pytest.approx(
+        candidate_mean, rel=1e-12
+    )
     assert reduction.baseline_p95_connections == pytest.approx(
         np.percentile(written[:half], 95), rel=1e-12
     )
@@ -98,7 +104,7 @@ def test_p95_per_handler_from_histogram(prometheus_server):
 
     for handler, cumulative in CUMULATIVE_PER_STEP.items():
         values = frame.loc[frame["label.handler"] == handler, "value"].to_numpy()
-        expected, in_inf_bucket = _expected_p95(cumulative)
+        expected, _ = _expected_p95(cumulative)
         assert len(values) == len(data.times_s) - 1  # no rate at the first sample
         assert values == pytest.approx(np.full(len(values), expected), rel=1e-12)
 
@@ -151,7 +157,9 @@ def test_cache_hit_ratio_from_counters(prometheus_server):
     assert series.to_numpy() == pytest.approx(expected, rel=1e-12)
 
     ratio = cache_hit_ratio_from_series(series, "prometheus cache_hit_ratio", 0.1)
-    trapezoid = (expected.sum() - expected[0] / 2 - expected[-1] / 2) / (len(expected) - 1)
+    trapezoid = (expected.sum() - expected[0] / 2 - expected[-1] / 2) / (
+        len(expected) - 1
+    )
     times = data.times_s[1:]
     after_warmup = times >= times[0] + 0.1 * (times[-1] - times[0])
     assert ratio.mean_ratio == pytest.approx(expected.mean(), rel=1e-12)
@@ -164,8 +172,13 @@ def test_cache_hit_ratio_from_counters(prometheus_server):
 
 def test_memory_leak_and_flat_series(prometheus_server):
     data = prometheus_server
-    result = _query(data, {"process_resident_memory_bytes": "process_resident_memory_bytes"})
-    trends = {t.name: t for t in memory_trends(result.frame, ("process_resident_memory_bytes",))}
+    result = _query(
+        data, {"process_resident_memory_bytes": "process_resident_memory_bytes"}
+    )
+    trends = {
+        t.name: t
+        for t in memory_trends(result.frame, ("process_resident_memory_bytes",))
+    }
 
     leaky = trends['process_resident_memory_bytes{instance="leaky"}']
     steady = trends['process_resident_memory_bytes{instance="steady"}']
@@ -175,7 +188,11 @@ def test_memory_leak_and_flat_series(prometheus_server):
     least_squares = np.polyfit(hours[warm:], written[warm:], 1)[0]
     assert leaky.verdict == "leak"
     assert leaky.is_leak is True
-    assert leaky.slope_low_bytes_per_hour <= LEAK_BYTES_PER_HOUR <= leaky.slope_high_bytes_per_hour
+    assert (
+        leaky.slope_low_bytes_per_hour
+        <= LEAK_BYTES_PER_HOUR
+        <= leaky.slope_high_bytes_per_hour
+    )
     assert leaky.slope_bytes_per_hour == pytest.approx(least_squares, rel=0.03)
     assert steady.verdict == "no leak"
     assert steady.criteria_values()["memory_leak"] is False

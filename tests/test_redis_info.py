@@ -99,7 +99,11 @@ def test_keyspace_and_nested_values():
 
     assert info.fields["redis_version"] == "7.0.15"
     assert info.run_id == "0f3c"
-    assert info.fields["cmdstat_get"] == {"calls": 12, "usec": 40, "usec_per_call": 3.33}
+    assert info.fields["cmdstat_get"] == {
+        "calls": 12,
+        "usec": 40,
+        "usec_per_call": 3.33,
+    }
     assert info.keyspace["db0"].keys == 5
     assert info.keyspace["db0"].expires == 1
     assert info.keyspace["db0"].avg_ttl_ms == 3000

@@ -10,7 +10,11 @@ import pytest
 from scipy import stats
 
 from perfreport.analysis.memory import LeakThresholds, memory_trend
-from perfreport.analysis.promql import counter_increase, counter_rate, histogram_quantile
+from perfreport.analysis.promql import (
+    counter_increase,
+    counter_rate,
+    histogram_quantile,
+)
 from perfreport.analysis.server import (
     baseline_database_connections,
     cache_hit_ratio_from_k6,
@@ -18,7 +22,11 @@ from perfreport.analysis.server import (
     summarize_series,
     time_weighted_mean,
 )
-from perfreport.analysis.trend import mann_kendall, mann_kendall_s, tie_corrected_variance
+from perfreport.analysis.trend import (
+    mann_kendall,
+    mann_kendall_s,
+    tie_corrected_variance,
+)
 
 MIB = 2**20
 T0 = pd.Timestamp("2026-01-05T10:00:00Z")
@@ -171,7 +179,10 @@ def test_reduction_ignores_nan_and_inf():
 
 def test_baseline_file_without_connections():
     assert baseline_database_connections({"metrics": {}}) is None
-    assert baseline_database_connections({"resource_usage": {"database_connections": 7}}) == 7
+    assert (
+        baseline_database_connections({"resource_usage": {"database_connections": 7}})
+        == 7
+    )
 
 
 def test_time_weighted_mean_skips_gaps():

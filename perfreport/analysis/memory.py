@@ -122,7 +122,9 @@ def memory_trend(
     hours = (times_s - times_s[0]) / 3600.0
     fit = stats.theilslopes(values, hours, alpha=1 - thresholds.alpha)
     test = mann_kendall(values, thresholds.alpha)
-    verdict, reason = _verdict(fit.slope, fit.high_slope, test.trend, test.p_value, thresholds)
+    verdict, reason = _verdict(
+        fit.slope, fit.high_slope, test.trend, test.p_value, thresholds
+    )
     return MemoryTrend(
         name, verdict, reason, float(fit.slope), float(fit.low_slope),
         float(fit.high_slope), 1 - thresholds.alpha, test.p_value, len(values),
@@ -136,11 +138,17 @@ def _verdict(
 ) -> tuple[str, str]:
     threshold = limits.leak_bytes_per_hour
     if trend == "increasing" and slope >= threshold:
-        return "leak", f"significant increase (p={p_value:.3g}) at or above the threshold"
+        return (
+            "leak",
+            f"significant increase (p={p_value:.3g}) at or above the threshold",
+        )
     if trend == "increasing":
         return "no leak", f"significant increase (p={p_value:.3g}) below the threshold"
     if high < threshold:
-        return "no leak", "no significant increase; leak-sized slopes are outside the interval"
+        return (
+            "no leak",
+            "no significant increase; leak-sized slopes are outside the interval",
+        )
     return "inconclusive", (
         f"too noisy: no significant trend (p={p_value:.3g}) but the interval "
         "reaches the threshold; run longer"
@@ -149,7 +157,9 @@ def _verdict(
 
 def _too_short(n_points: int, duration_s: float, limits: LeakThresholds) -> str:
     if n_points < limits.min_points:
-        return f"too short: {n_points} steady points, at least {limits.min_points} needed"
+        return (
+            f"too short: {n_points} steady points, at least {limits.min_points} needed"
+        )
     if duration_s < limits.min_duration_s:
         return (
             f"too short: {duration_s / 60:.1f} min of steady phase, at least "

@@ -66,7 +66,7 @@ def histogram_quantile(q: float, buckets: Mapping[float, float]) -> HistogramQua
     bounds = sorted(buckets)
     counts = np.array([buckets[b] for b in bounds], dtype="float64")
     if not bounds or not math.isinf(bounds[-1]):
-        raise ValueError("the buckets need a +Inf bucket (le=\"+Inf\")")
+        raise ValueError('the buckets need a +Inf bucket (le="+Inf")')
     counts = np.maximum.accumulate(counts)  # PromQL also forces monotonic counts
     total = float(counts[-1])
     if total <= 0 or math.isnan(total):

@@ -232,9 +232,14 @@ def connection_reduction(
         baseline_mean, baseline_p95, n_baseline = float(baseline), None, 1
     candidate_mean = _mean(candidate_values)
     candidate_p95 = _p95(candidate_values)
-    for label, count in ((candidate_source, len(candidate_values)), (baseline_source, n_baseline)):
+    for label, count in (
+        (candidate_source, len(candidate_values)),
+        (baseline_source, n_baseline),
+    ):
         if count == 0:
-            warnings.append(AnalysisWarning("no-data", f"no connection data in {label}"))
+            warnings.append(
+                AnalysisWarning("no-data", f"no connection data in {label}")
+            )
     reduction = _reduction(baseline_mean, candidate_mean, baseline_source, warnings)
     p95_reduction = (
         _reduction(baseline_p95, candidate_p95, baseline_source, [])
@@ -418,7 +423,9 @@ def _lifetime_ratio(snapshot: RedisInfo) -> CacheHitRatio:
 def _counter_ratio(source: str, scope: str, hits: int, misses: int) -> CacheHitRatio:
     lookups = hits + misses
     if lookups == 0:
-        warning = AnalysisWarning("no-data", "no keyspace lookups in the window", source)
+        warning = AnalysisWarning(
+            "no-data", "no keyspace lookups in the window", source
+        )
         return CacheHitRatio(source, scope, None, None, None, 0, 0, warnings=(warning,))
     ratio = hits / lookups
     return CacheHitRatio(source, scope, ratio, ratio, None, hits, misses, n_points=2)
@@ -440,9 +447,9 @@ def _require(snapshot: RedisInfo, name: str) -> int:
 def _reset_reason(before: RedisInfo, after: RedisInfo) -> str | None:
     if before.run_id and after.run_id and before.run_id != after.run_id:
         return "run_id changed: the server restarted"
-    if before.uptime_s is not None and after.uptime_s is not None:
-        if after.uptime_s < before.uptime_s:
-            return f"uptime_in_seconds went from {before.uptime_s} to {after.uptime_s}"
+    old_uptime, new_uptime = before.uptime_s, after.uptime_s
+    if old_uptime is not None and new_uptime is not None and new_uptime < old_uptime:
+        return f"uptime_in_seconds went from {old_uptime} to {new_uptime}"
     for name in _MONOTONIC_COUNTERS:
         old, new = before.counter(name), after.counter(name)
         if old is not None and new is not None and new < old:
@@ -466,12 +473,16 @@ def cache_hit_ratio_from_k6(
     rows = points[points["metric"] == metric]
     source = f"k6 metric {metric}"
     if rows.empty:
-        warning = AnalysisWarning("no-data", f"no samples of {metric} in the run", source)
+        warning = AnalysisWarning(
+            "no-data", f"no samples of {metric} in the run", source
+        )
         return CacheHitRatio(source, "window", None, None, None, warnings=(warning,))
     hit = (rows["value"].to_numpy(dtype="float64") != 0).astype("float64")
-    per_bucket = pd.Series(hit, index=pd.DatetimeIndex(rows["time"])).resample(
-        pd.Timedelta(seconds=bucket_s)
-    ).mean()
+    per_bucket = (
+        pd.Series(hit, index=pd.DatetimeIndex(rows["time"]))
+        .resample(pd.Timedelta(seconds=bucket_s))
+        .mean()
+    )
     shape = cache_hit_ratio_from_series(per_bucket, source, warmup_fraction)
     hits = int(hit.sum())
     return CacheHitRatio(

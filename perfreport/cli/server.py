@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import click
 import typer
@@ -26,10 +25,11 @@ from perfreport.ingest.prometheus import (
 from perfreport.ingest.redis_info import read_redis_info
 from perfreport.model import AnalysisWarning
 
+
 @app.command("prometheus")
 def prometheus_command(
     output: Path = typer.Option(..., "--output", "-o", help="Parquet file to write."),
-    url: Optional[str] = typer.Option(
+    url: str | None = typer.Option(
         None, "--url", help="Prometheus base URL, e.g. https://prometheus:9090."
     ),
     response: list[str] = typer.Option(
@@ -38,25 +38,29 @@ def prometheus_command(
     query: list[str] = typer.Option(
         [], "--query", help="NAME=PROMQL; repeatable. Default: --preset staging."
     ),
-    preset: Optional[str] = typer.Option(
+    preset: str | None = typer.Option(
         None, "--preset", help="Named query set used when no --query is given."
     ),
-    start: Optional[str] = typer.Option(
+    start: str | None = typer.Option(
         None, "--start", help="Window start: RFC 3339 with a zone, or unix seconds."
     ),
-    end: Optional[str] = typer.Option(
+    end: str | None = typer.Option(
         None, "--end", help="Window end: RFC 3339 with a zone, or unix seconds."
     ),
-    window_from: Optional[Path] = typer.Option(
+    window_from: Path | None = typer.Option(
         None, "--window-from", help="k6 run whose first and last sample set the window."
     ),
-    step: Optional[float] = typer.Option(
-        None, "--step", help="Query resolution in seconds (default: fits 11,000 points)."
+    step: float | None = typer.Option(
+        None,
+        "--step",
+        help="Query resolution in seconds (default: fits 11,000 points).",
     ),
     insecure: bool = typer.Option(
         False, "--insecure", help="Do not verify the server's TLS certificate."
     ),
-    retries: int = typer.Option(3, "--retries", min=0, max=10, help="Retries per request."),
+    retries: int = typer.Option(
+        3, "--retries", min=0, max=10, help="Retries per request."
+    ),
     timeout: float = typer.Option(30.0, "--timeout", help="Seconds per request."),
 ) -> None:
     """Fetch Prometheus range queries, or read saved responses, into a Parquet frame.
@@ -75,7 +79,9 @@ def prometheus_command(
         if window is None:
             raise UsageError("--url needs --start and --end, or --window-from RUN")
         if insecure:
-            click.echo("Warning: TLS certificate verification is off (--insecure)", err=True)
+            click.echo(
+                "Warning: TLS certificate verification is off (--insecure)", err=True
+            )
         queries = resolve_queries(parse_named(query, "--query"), preset)
         result = query_range(
             url, queries, window[0], window[1], step,
@@ -110,7 +116,9 @@ def _read_responses(items: list[str], window: tuple | None) -> PromFrame:
         name, sep, path = item.rpartition("=")
         start, end = window if window else (None, None)
         parts.append(
-            read_prometheus_response(Path(path), name if sep else None, start=start, end=end)
+            read_prometheus_response(
+                Path(path), name if sep else None, start=start, end=end
+            )
         )
     frame = pd.concat([p.frame for p in parts], ignore_index=True)
     queries = {k: v for p in parts for k, v in p.queries.items()}
@@ -128,8 +136,9 @@ def _echo_warnings(warnings: tuple[AnalysisWarning, ...]) -> None:
 @app.command("redis-hit-rate")
 def redis_hit_rate_command(
     before: Path = typer.Argument(..., help="`redis-cli INFO` saved before the test."),
-    after: Optional[Path] = typer.Argument(
-        None, help="`redis-cli INFO` saved after the test; without it, the lifetime rate."
+    after: Path | None = typer.Argument(
+        None,
+        help="`redis-cli INFO` saved after the test; without it, the lifetime rate.",
     ),
 ) -> None:
     """Print Redis's keyspace hit rate for the test window from two INFO snapshots."""
@@ -154,7 +163,9 @@ def _format_hit_rate(result: CacheHitRatio) -> str:
 
 @app.command("memory-trend")
 def memory_trend_command(
-    frame_file: Path = typer.Argument(..., help="Parquet written by `perfreport prometheus`."),
+    frame_file: Path = typer.Argument(
+        ..., help="Parquet written by `perfreport prometheus`."
+    ),
     query: list[str] = typer.Option(
         [], "--query", help="Memory query names (default: the preset's two)."
     ),
@@ -173,7 +184,9 @@ def memory_trend_command(
     names = tuple(query) or ("process_resident_memory_bytes", "redis_memory_bytes")
     trends = memory_trends(result.frame, names, thresholds)
     if not trends:
-        click.echo(f"Warning: no series of {', '.join(names)} in {frame_file}", err=True)
+        click.echo(
+            f"Warning: no series of {', '.join(names)} in {frame_file}", err=True
+        )
     for trend in trends:
         _echo_warnings(trend.warnings)
         click.echo(
@@ -182,4 +195,3 @@ def memory_trend_command(
             f"{trend.slope_high_bytes_per_hour / 2**20:+.2f}] over "
             f"{trend.n_points} points; {trend.reason}"
         )
-

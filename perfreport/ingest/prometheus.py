@@ -177,8 +177,8 @@ def _collect_result(
 ) -> int:
     """Append one response's ``data`` to ``into``; return the samples added."""
     kind = data.get("resultType")
-    result = data.get("result")
-    if kind == "scalar" or kind == "string":
+    result: Any = data.get("result")
+    if kind == "scalar":
         into.times.append(float(result[0]))
         into.queries.append(query)
         into.labels.append({})
@@ -246,16 +246,25 @@ class _PrometheusError(Exception):
         self.error = error
 
 
-def _inf_warnings(frame: pd.DataFrame, source: str) -> list[AnalysisWarning]:
+def _inf_warnings(
+    frame: pd.DataFrame, source: str, queries: Mapping[str, str] | None = None
+) -> list[AnalysisWarning]:
     """Warn once per query that holds infinite values."""
     warnings = []
     for query, rows in frame[frame["infinite"]].groupby("query", sort=True):
+        promql = (queries or {}).get(str(query), "")
+        if "histogram_quantile" in promql:
+            meaning = (
+                "the quantile lies in the +Inf bucket, so it is at least the "
+                "largest finite bucket bound, not a measured value"
+            )
+        else:
+            meaning = "a division by zero, or a quantile in the +Inf bucket"
         warnings.append(
             AnalysisWarning(
                 "infinite-values",
-                f"{query}: {len(rows)} point(s) are +Inf or -Inf (a division by "
-                "zero, or a quantile in the +Inf bucket); they are flagged and "
-                "left out of averages",
+                f"{query}: {len(rows)} point(s) are +Inf or -Inf ({meaning}); "
+                "they are flagged and left out of averages",
                 source,
             )
         )
@@ -329,7 +338,9 @@ def _load_json(path: Path) -> Any:
         ) from None
 
 
-def write_prometheus_parquet(result: PromFrame, path: str | Path, url: str = "") -> None:
+def write_prometheus_parquet(
+    result: PromFrame, path: str | Path, url: str = ""
+) -> None:
     """Write ``result`` to Parquet with its metadata under the key ``perfreport``.
 
     ``url`` is stored after :func:`redact_url` removes any credentials.
@@ -337,7 +348,9 @@ def write_prometheus_parquet(result: PromFrame, path: str | Path, url: str = "")
     metadata = {
         "format": FORMAT_VERSION,
         "url": redact_url(url) if url else "",
-        "source": redact_url(result.source) if "://" in result.source else result.source,
+        "source": redact_url(result.source)
+        if "://" in result.source
+        else result.source,
         "queries": result.queries,
         "start": format_time(result.start) if result.start else None,
         "end": format_time(result.end) if result.end else None,
@@ -398,7 +411,9 @@ def parse_time(text: str) -> datetime:
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return datetime.fromtimestamp(float(text), tz=timezone.utc)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        moment = datetime.fromisoformat(
+            text.replace("Z", "+00:00").replace("z", "+00:00")
+        )
     except ValueError:
         raise UsageError(
             f"invalid time {text!r}: use RFC 3339 such as 2026-01-05T10:00:00Z "
@@ -425,7 +440,9 @@ def choose_step(start: datetime, end: datetime, step_s: float | None = None) -> 
     """
     if step_s is not None:
         if not step_s > 0 or not math.isfinite(step_s):
-            raise UsageError(f"invalid --step {step_s}: give a positive number of seconds")
+            raise UsageError(
+                f"invalid --step {step_s}: give a positive number of seconds"
+            )
         return float(step_s)
     span_s = (end - start).total_seconds()
     for step in _STEP_LADDER_S:
@@ -532,7 +549,7 @@ def query_range(
         if not added:
             rows.warnings.append(_no_data_warning(name, start, end, redact_url(url)))
     frame = _to_frame(rows)
-    warnings = rows.warnings + _inf_warnings(frame, redact_url(url))
+    warnings = rows.warnings + _inf_warnings(frame, redact_url(url), queries)
     return PromFrame(
         frame, dict(queries), redact_url(url), start, end, step, tuple(warnings)
     )
@@ -631,45 +648,21 @@ def _describe(error: Exception) -> str:
 def window_from_k6_run(path: str | Path) -> tuple[datetime, datetime]:
     """Return the first and last sample time of a k6 run file, in UTC.
 
-    Uses :func:`perfreport.ingest.load` when the package provides it; until
-    then the ``"type":"Point"`` lines of k6's JSON output are scanned here.
+    The file is read with :func:`perfreport.ingest.load`, so every k6 output
+    it accepts works here. Raises :class:`InputError` for a run without raw
+    samples (a summary file), which has no sample times.
     """
-    try:
-        from perfreport.ingest import load  # type: ignore[attr-defined]
-    except ImportError:
-        return _scan_k6_points(Path(path))
+    from perfreport.ingest import load
+
     run = load(path)
     if run.points is None or run.points.empty:
-        raise InputError(path, "the run has no samples to take a window from")
+        raise InputError(
+            path,
+            "the run has no raw samples to take a window from",
+            hint="pass k6's --out json file, or --start and --end",
+        )
     times = run.points["time"]
     return times.min().to_pydatetime(), times.max().to_pydatetime()
-
-
-def _scan_k6_points(path: Path) -> tuple[datetime, datetime]:
-    import gzip
-
-    opener = gzip.open if path.suffix == ".gz" else open
-    first: datetime | None = None
-    last: datetime | None = None
-    try:
-        with opener(path, "rt", encoding="utf-8") as lines:
-            for line in lines:
-                if '"Point"' not in line:
-                    continue
-                try:
-                    record = json.loads(line)
-                    moment = datetime.fromisoformat(record["data"]["time"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a half-written last line of a killed run
-                first = moment if first is None else min(first, moment)
-                last = moment if last is None else max(last, moment)
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except (OSError, EOFError) as error:
-        raise InputError(path, f"cannot read the k6 run ({error})") from None
-    if first is None or last is None:
-        raise InputError(path, "no k6 Point lines found", hint="pass --start and --end")
-    return first.astimezone(timezone.utc), last.astimezone(timezone.utc)
 
 
 def parse_named(values: Sequence[str], option: str) -> dict[str, str]:

@@ -14,12 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Union
 
 from perfreport.errors import InputError
 
-Scalar = Union[int, float, str]
-Value = Union[Scalar, Mapping[str, Scalar]]
+Scalar = int | float | str
+Value = Scalar | Mapping[str, Scalar]
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
