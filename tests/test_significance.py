@@ -198,7 +198,7 @@ def test_resampled_quantiles_within_bound() -> None:
     binned = bootstrap.bin_series(values, plan)
     bound = bootstrap.QUANTILE_ERROR_BOUND
     for q in (0.01, 0.5, 0.95, 0.999):
-        approximate = bootstrap.resample_quantiles(binned, weights, q, plan.block_length)
+        approximate = bootstrap.resample_quantiles(binned, weights, q)
         for row, value in zip(weights, approximate):
             exact = np.quantile(expand_resample(values, plan, row), q)
             assert abs(value / exact - 1) <= bound * (1 + 1e-9)
@@ -212,7 +212,7 @@ def test_quantiles_with_zero_and_negative_values() -> None:
     weights = bootstrap.resample_weights(plan, 30, rng)
     binned = bootstrap.bin_series(values, plan)
     for q in (0.1, 0.5, 0.9):
-        approximate = bootstrap.resample_quantiles(binned, weights, q, plan.block_length)
+        approximate = bootstrap.resample_quantiles(binned, weights, q)
         for row, value in zip(weights, approximate):
             exact = np.quantile(expand_resample(values, plan, row), q)
             assert abs(value - exact) <= bootstrap.QUANTILE_ERROR_BOUND * abs(exact) + 1e-12

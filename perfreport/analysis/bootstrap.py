@@ -104,7 +104,9 @@ def sub_block_starts(plan: BlockPlan) -> np.ndarray:
     return np.arange(0, plan.n, plan.sub_length)
 
 
-def resample_means(values: np.ndarray, plan: BlockPlan, weights: np.ndarray) -> np.ndarray:
+def resample_means(
+    values: np.ndarray, plan: BlockPlan, weights: np.ndarray
+) -> np.ndarray:
     """Return the mean of every resample (exact, no binning)."""
     starts = sub_block_starts(plan)
     sums = np.add.reduceat(values.astype(np.float64), starts)
@@ -156,21 +158,36 @@ def bin_series(values: np.ndarray, plan: BlockPlan) -> BinnedSeries:
 
 
 def resample_quantiles(
-    binned: BinnedSeries, weights: np.ndarray, q: float, block_length: int
+    binned: BinnedSeries, weights: np.ndarray, q: float
 ) -> np.ndarray:
     """Return the k6 (linear-interpolation) ``q`` quantile of every resample.
 
-    Only the bins near the quantile are summed. The window starts at about four
-    bootstrap standard deviations of the quantile's rank and doubles until every
-    resample's quantile falls inside it.
+    Only the bins near the quantile are summed. The window is sized from how far
+    each resample's count of values below the run's own quantile strays from its
+    target rank, and doubles until every resample's quantile falls inside it.
     """
     n = int(binned.cumulative_counts[-1])
-    half_width = 4.0 * math.sqrt(n * q * (1 - q) * block_length) + 2 * block_length
+    half_width = _rank_spread(binned, weights, q, n) * 1.25 + 10.0
     while True:
         result = _quantiles_in_window(binned, weights, q, n, half_width)
         if result is not None:
             return result
         half_width *= 2
+
+
+def _rank_spread(binned: BinnedSeries, weights: np.ndarray, q: float, n: int) -> float:
+    # Largest distance, in ranks of the original run, between a resample's target
+    # rank and its count of values below the run's quantile bin.
+    point_bin = int(
+        np.searchsorted(binned.cumulative_counts, int(q * (n - 1)), "right")
+    )
+    below = np.bincount(
+        binned.sub_id[binned.bin_index < point_bin], minlength=binned.n_sub
+    ).astype(np.float64)
+    totals = np.bincount(binned.sub_id, minlength=binned.n_sub).astype(np.float64)
+    resampled_n = weights @ totals
+    distance = np.abs(q * (resampled_n - 1) - weights @ below) * n / resampled_n
+    return float(distance.max())
 
 
 def _quantiles_in_window(

@@ -319,7 +319,9 @@ def decide_verdict(
     return "better" if improved else "worse"
 
 
-def _bootstrap_p_value(baseline_draws: np.ndarray, candidate_draws: np.ndarray) -> float:
+def _bootstrap_p_value(
+    baseline_draws: np.ndarray, candidate_draws: np.ndarray
+) -> float:
     difference = candidate_draws - baseline_draws
     resamples = difference.size
     at_most = 1 + int(np.count_nonzero(difference <= 0))
@@ -462,7 +464,9 @@ def _block_warnings(
     return warnings, testable
 
 
-def _percentile_warning(q: float, sizes: tuple[int, int], statistic: str) -> AnalysisWarning | None:
+def _percentile_warning(
+    q: float, sizes: tuple[int, int], statistic: str
+) -> AnalysisWarning | None:
     tail = min(q, 1.0 - q)
     # Rounding first keeps 10 / (1 - 0.999) at 10000 despite binary fractions.
     needed = math.inf if tail == 0 else math.ceil(round(TAIL_REQUESTS / tail, 6))
@@ -546,7 +550,9 @@ def estimate_changes(
     Raises:
         UsageError: an option is out of range or a statistic is unknown.
     """
-    settings = _settings(confidence, alpha, min_effect, n_resamples, block_length, lower_is_better)
+    settings = _settings(
+        confidence, alpha, min_effect, n_resamples, block_length, lower_is_better
+    )
     parsed = [(name, *parse_statistic(name)) for name in statistics]
     base = _prepare(baseline, baseline_times, "baseline")
     cand = _prepare(candidate, candidate_times, "candidate")
@@ -587,7 +593,9 @@ def estimate_changes(
         elif testable:
             draws = resampler.means()
         results.append(
-            _build_estimate(name, points, draws, sizes, used_length, method, warnings, settings)
+            _build_estimate(
+                name, points, draws, sizes, used_length, method, warnings, settings
+            )
         )
     return results
 
@@ -654,8 +662,8 @@ class _Resampler:
                 for values, plan in zip(self.runs, self.plans)
             )
         baseline, candidate = (
-            bootstrap.resample_quantiles(binned, weights, q, plan.block_length)
-            for binned, weights, plan in zip(self.binned, self.weights, self.plans)
+            bootstrap.resample_quantiles(binned, weights, q)
+            for binned, weights in zip(self.binned, self.weights)
         )
         return baseline, candidate
 
@@ -693,8 +701,14 @@ def _compare_means(
         float(np.mean(series[1])) if series[1].size else math.nan,
     )
     return _build_estimate(
-        statistic, points, draws, sizes, used_length, method,
-        [*warnings, *block_warnings], settings,
+        statistic,
+        points,
+        draws,
+        sizes,
+        used_length,
+        method,
+        [*warnings, *block_warnings],
+        settings,
     )
 
 
@@ -739,7 +753,9 @@ def estimate_rate_change(
     Raises:
         UsageError: an option is out of range.
     """
-    settings = _settings(confidence, alpha, min_effect, n_resamples, block_length, lower_is_better)
+    settings = _settings(
+        confidence, alpha, min_effect, n_resamples, block_length, lower_is_better
+    )
     counts = (per_second_counts(baseline_times), per_second_counts(candidate_times))
     sizes = (counts[0].size, counts[1].size)
     return _compare_means(
@@ -776,7 +792,9 @@ def estimate_proportion_change(
     Raises:
         UsageError: an option is out of range or the values are not 0/1.
     """
-    settings = _settings(confidence, alpha, min_effect, n_resamples, block_length, lower_is_better)
+    settings = _settings(
+        confidence, alpha, min_effect, n_resamples, block_length, lower_is_better
+    )
     base = _prepare(_as_binary(baseline, "baseline"), baseline_times, "baseline")
     cand = _prepare(_as_binary(candidate, "candidate"), candidate_times, "candidate")
     warnings = [*base.warnings, *cand.warnings]
@@ -786,8 +804,14 @@ def estimate_proportion_change(
             warnings.append(rare)
     sizes = (base.values.size, cand.values.size)
     return _compare_means(
-        (base.values, cand.values), statistic, "requests", settings, seed,
-        block_length, warnings, sizes,
+        (base.values, cand.values),
+        statistic,
+        "requests",
+        settings,
+        seed,
+        block_length,
+        warnings,
+        sizes,
     )
 
 
@@ -848,7 +872,9 @@ def adjust(
             lower_is_better=estimate.lower_is_better,
         )
         result[index] = dataclasses.replace(
-            estimate, p_adjusted=float(p_adjusted), verdict=verdict,
+            estimate,
+            p_adjusted=float(p_adjusted),
+            verdict=verdict,
             method=f"{estimate.method}, {method.upper()}-adjusted p",
         )
     return result
