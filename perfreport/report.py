@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
@@ -389,7 +390,7 @@ def verdict_sentence(result: CriteriaResult | None) -> str:
         parts.append(f"{len(failed)} of {total} criteria failed: {detail}.")
     if no_data:
         listed = ", ".join(no_data)
-        parts.append(f"{len(no_data)} of {total} had no data: {listed}.")
+        parts.append(f"{len(no_data)} of {total} criteria had no data: {listed}.")
     gate = "passes" if result.passed else "fails"
     parts.append(f"The sign-off gate {gate}.")
     return " ".join(parts)
@@ -532,7 +533,7 @@ def server_data(
     frames = [p.frame for p in prometheus]
     for item in prometheus:
         data.warnings.extend(item.warnings)
-        data.inputs.append(_prometheus_input(item))
+    data.inputs.extend(_prometheus_inputs(prometheus))
     base_db = _window_series(frames, DB_QUERY, baseline) if baseline is not None else None
     for run in all_runs:
         figures = ServerFigures()
@@ -546,12 +547,24 @@ def server_data(
     return data
 
 
-def _prometheus_input(item: Any) -> InputSummary:
-    times = item.frame["time"] if not item.frame.empty else None
-    start = item.start or (_datetime(times.min()) if times is not None else None)
-    end = item.end or (_datetime(times.max()) if times is not None else None)
-    name = ", ".join(item.queries) or "prometheus"
-    return InputSummary("prometheus", name, "prometheus", item.source, start, end, len(item.frame))
+def _prometheus_inputs(items: Sequence[Any]) -> list[InputSummary]:
+    """Return one input row per folder of Prometheus files (a folder is one capture)."""
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        folder = str(PurePath(item.source).parent) if item.source.endswith(".json") else item.source
+        groups.setdefault(folder, []).append(item)
+    rows = []
+    for folder, members in groups.items():
+        frames = [m.frame for m in members if not m.frame.empty]
+        starts = [_datetime(f["time"].min()) for f in frames]
+        ends = [_datetime(f["time"].max()) for f in frames]
+        queries = ", ".join(q for m in members for q in m.queries) or "prometheus"
+        samples = sum(len(f) for f in frames)
+        rows.append(
+            InputSummary("prometheus", queries, "prometheus", folder,
+                         min(starts, default=None), max(ends, default=None), samples)
+        )
+    return rows
 
 
 def _window_series(frames: Sequence[pd.DataFrame], query: str, run: Run) -> pd.Series | None:

@@ -17,6 +17,7 @@ from perfreport.report import (
     EndpointChange,
     Report,
     ReportChart,
+    RunFigures,
     achieved_text,
 )
 
@@ -40,8 +41,8 @@ METHODS_NOTE = (
     "baseline are tested per endpoint and statistic: percentiles with a bootstrap "
     "interval, means and shares with the tests described in docs/statistics.md; "
     "p-values are adjusted for the number of tests, and a change smaller than the "
-    "minimum effect, or not significant, is shown as ~. A row marked untested had too "
-    "few samples for a test."
+    "minimum effect, or not significant, is shown as ~. A row marked untested got no "
+    "test; the notes say why."
 )
 
 
@@ -186,7 +187,7 @@ def _response_missing(report: Report) -> str:
 def _cache_rows(report: Report) -> list[dict[str, str]]:
     rows = [
         {
-            "run": r.name + (" (baseline)" if r.is_baseline else ""),
+            "run": _run_label(r),
             "hit_rate": format_measure(r.figures.cache_hit_rate, "share"),
             "source": r.figures.cache_hit_source or "",
         }
@@ -197,6 +198,12 @@ def _cache_rows(report: Report) -> list[dict[str, str]]:
         for r in report.server.cache
     ]
     return rows
+
+
+def _run_label(item: RunFigures) -> str:
+    if item.is_baseline and "baseline" not in item.name:
+        return f"{item.name} (baseline)"
+    return item.name
 
 
 def _cache_missing(report: Report) -> str:
@@ -214,7 +221,7 @@ def _reliability_rows(report: Report) -> list[dict[str, str]]:
         figures = item.figures
         rows.append(
             {
-                "run": item.name + (" (baseline)" if item.is_baseline else ""),
+                "run": _run_label(item),
                 "requests": number(figures.requests) if figures.requests is not None else MISSING,
                 "failed": number(figures.failed_requests)
                 if figures.failed_requests is not None

@@ -15,7 +15,9 @@ from perfreport.render.units import byte_scale, format_value, number, time_scale
 
 MISSING = "no data"
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()!|~])")
+# Parentheses, braces and "!" need no escape: with "[" and "]" escaped, no link
+# or image can form around them.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _URL_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*):(?=//)")
 
 
@@ -64,6 +66,6 @@ def escape_markdown(text: object) -> str:
     stripped = value.lstrip()
     if stripped.startswith("#") or re.match(r"^[-+=] ", stripped):
         value = "\\" + stripped
-    elif re.match(r"^\d+\.", stripped):
-        value = re.sub(r"^(\d+)\.", r"\1\\.", stripped)
+    elif re.match(r"^\d+[.)](\s|$)", stripped):
+        value = re.sub(r"^(\d+)([.)])", r"\1\\\2", stripped)
     return value
