@@ -42,7 +42,7 @@ def _query(data: PrometheusData, queries: dict[str, str], step_s: float = STEP_S
 
 
 def _expected_p95(cumulative: tuple[int, ...]) -> tuple[float, bool]:
-    """Interpolate the 95th percentile inside the bucket that holds rank 0.95 n."""
+    """Interpolate the 95th percentile inside the bucket that contains rank 0.95 n."""
     rank = 0.95 * cumulative[-1]
     lower, below = 0.0, 0
     for bound, count in zip(BUCKET_BOUNDS, cumulative):
@@ -132,7 +132,7 @@ def test_request_rate_per_handler(prometheus_server):
 
     for handler, cumulative in CUMULATIVE_PER_STEP.items():
         values = result.frame.loc[result.frame["label.handler"] == handler, "value"]
-        # From the fifth point on, the 1 m window holds five samples, so rate()
+        # From the fifth point on, the 1 m window contains five samples, so rate()
         # needs no extrapolation.
         steady = values.to_numpy()[4:]
         assert steady == pytest.approx(

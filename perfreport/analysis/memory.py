@@ -41,7 +41,7 @@ METHOD = "Theil-Sen slope with Mann-Kendall test (ties, Hamed-Rao correction)"
 
 @dataclass(frozen=True)
 class LeakThresholds:
-    """Settings of the leak verdict; every field can be set from the report config.
+    """Settings of the leak verdict, each one settable from the report config.
 
     ``leak_bytes_per_hour``: the smallest growth called a leak (10 MiB/h).
     ``alpha``: significance level of the trend test and 1 - confidence of the
@@ -186,7 +186,7 @@ def _seconds(index: pd.Index) -> np.ndarray:
 
 
 def _collapse_repeats(series: pd.Series) -> pd.Series:
-    # A query step finer than the scrape interval repeats each reading; the
+    # A query step finer than the scrape interval repeats each reading. The
     # copies are one observation, and keeping them fools the trend test.
     values = series.to_numpy()
     keep = np.ones(len(values), dtype=bool)
@@ -213,5 +213,6 @@ def memory_trends(
         for labels, group in rows.groupby("labels", sort=True):
             series = group.set_index("time")["value"].sort_index()
             name = labels if not labels.startswith("{") else f"{query}{labels}"
+            name = query if labels == "{}" else name
             results.append(memory_trend(series, thresholds, name))
     return tuple(results)

@@ -2,7 +2,7 @@
 
 Every function here is pure: it takes frames or snapshots already read by
 :mod:`perfreport.ingest.prometheus` or :mod:`perfreport.ingest.redis_info` and
-returns a frozen result whose ``warnings`` say what was lacking. Memory-leak
+returns a frozen result whose ``warnings`` list what was lacking. Memory-leak
 trends are in :mod:`perfreport.analysis.memory`.
 
 A *series* here is a ``pandas.Series`` of float values indexed by UTC time, as
@@ -39,7 +39,7 @@ def select_series(
 ) -> pd.Series:
     """Return one query's values as a time-indexed series, optionally windowed.
 
-    With ``labels`` only that label set (``{instance="a"}``) is taken; without
+    With ``labels`` only that label set (``{instance="a"}``) is taken. Without
     it, several label sets are summed per timestamp (the total across pods),
     counting NaN as absent. The window is inclusive at both ends.
     """
@@ -164,8 +164,8 @@ class ConnectionReduction:
     """Database connections of a candidate run against a baseline.
 
     ``reduction_percent`` is ``(baseline - candidate) / baseline * 100`` on the
-    means, so a positive value is fewer connections; ``p95_reduction_percent``
-    the same on the 95th percentiles (None when the baseline is one number).
+    means, so a positive value is fewer connections. ``p95_reduction_percent``
+    is the same on the 95th percentiles, None when the baseline is one number.
     Both are None when the baseline is zero or absent. Percentiles use linear
     interpolation between ranks; NaN and infinite points are left out.
     """
@@ -337,7 +337,7 @@ def cache_hit_ratio_from_series(
     """Summarize a hit-ratio series (values 0..1), e.g. the preset's query.
 
     The mean and time-weighted mean cover the whole window, because a cold
-    cache is part of what users saw; the minimum skips the first
+    cache is part of what users saw. The minimum skips the first
     ``warmup_fraction`` of the window's duration.
     """
     summary = summarize_series(series, source)

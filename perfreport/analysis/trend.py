@@ -20,11 +20,11 @@ from scipy import stats
 class MannKendall:
     """The result of a two-sided Mann–Kendall trend test.
 
-    ``s`` is the statistic (sum of signs over all pairs); ``variance`` the
-    variance of S under no trend, with the tie correction; ``variance_factor``
-    the Hamed–Rao factor ``n / n*`` applied to it (1.0 when not applied or
-    when it would shrink the variance); ``z`` and ``p_value`` are from the
-    corrected variance. ``trend`` is ``increasing``, ``decreasing`` or
+    ``s`` is the statistic, the sum of signs over all pairs. ``variance`` is
+    the variance of S under no trend, with the tie correction.
+    ``variance_factor`` is the Hamed–Rao factor ``n / n*`` applied to it, 1.0
+    when not applied or when it would shrink the variance. ``z`` and
+    ``p_value`` come from the corrected variance. ``trend`` is ``increasing``, ``decreasing`` or
     ``none`` at the test's ``alpha``.
     """
 
@@ -85,7 +85,7 @@ def mann_kendall(
 ) -> MannKendall:
     """Run the Mann–Kendall test on ``values`` (finite, in time order).
 
-    With ``autocorrelation`` the Hamed–Rao factor corrects the variance; a
+    With ``autocorrelation`` the Hamed–Rao factor corrects the variance. A
     factor below 1 (negative autocorrelation) is not applied, so the
     correction only ever makes the test more cautious.
     """

@@ -15,8 +15,9 @@ sample and these columns:
     One string column per label name seen in any series, null where a series
     lacks that label.
 ``value``
-    ``float64``. NaN is a gap (Prometheus's ``"NaN"``: a ratio of 0/0, or no
-    samples in a rate window); it is kept so that plots show a gap, never 0.
+    ``float64``. NaN is a gap: Prometheus sends ``"NaN"`` for a ratio of 0/0
+    or a rate window without samples. It is kept so that plots show a gap,
+    never 0.
 ``infinite``
     ``bool``, true where ``value`` is ``+Inf`` or ``-Inf`` (a ratio over a zero
     denominator, or a ``histogram_quantile`` that landed in the ``+Inf``
@@ -249,7 +250,7 @@ class _PrometheusError(Exception):
 def _inf_warnings(
     frame: pd.DataFrame, source: str, queries: Mapping[str, str] | None = None
 ) -> list[AnalysisWarning]:
-    """Warn once per query that holds infinite values."""
+    """Warn once per query that contains infinite values."""
     warnings = []
     for query, rows in frame[frame["infinite"]].groupby("query", sort=True):
         promql = (queries or {}).get(str(query), "")
@@ -527,8 +528,8 @@ def query_range(
     """Run each PromQL range query over [start, end] and join the results.
 
     Credentials come from :func:`credentials_from_env`, or from a user and
-    password in ``url``; they are never logged. ``step_s`` defaults to
-    :func:`choose_step`; windows longer than 11,000 steps are fetched in chunks.
+    password in ``url``, and are never logged. ``step_s`` defaults to
+    :func:`choose_step`. Windows longer than 11,000 steps are fetched in chunks.
     Connection failures and HTTP 408/429/5xx are retried ``retries`` times with
     backoff. Raises :class:`RemoteError` naming the URL without credentials,
     with Prometheus's ``errorType`` and error text when it sends them.
@@ -536,7 +537,8 @@ def query_range(
     """
     if end <= start:
         raise UsageError(
-            f"the window ends ({format_time(end)}) before it starts ({format_time(start)})"
+            f"the window ends ({format_time(end)}) before it starts "
+            f"({format_time(start)}); --end must be later than --start"
         )
     step = choose_step(start, end, step_s)
     client = _connect(url, verify_tls, retries, environ)
@@ -587,7 +589,7 @@ def _fetch(
     timeout_s: float,
     retries: int,
 ) -> Mapping[str, Any]:
-    """Send one range query through the client's session; return ``data``."""
+    """Send one range query through the client's session and return its ``data``."""
     import requests
 
     endpoint = f"{client.url}/api/v1/query_range"
@@ -597,7 +599,10 @@ def _fetch(
         "end": format_seconds(end),
         "step": format_seconds(step_s),
     }
-    logger.debug("GET %s start=%s end=%s step=%s", endpoint, *list(params.values())[1:])
+    logger.debug(
+        "GET %s start=%s end=%s step=%s",
+        endpoint, params["start"], params["end"], params["step"],
+    )  # fmt: skip
     try:
         response = client._session.get(
             endpoint,
