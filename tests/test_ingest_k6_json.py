@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from fixtures.k6 import run_k6, start_demo_api, stop_process
+
 from perfreport.errors import InputError
-from perfreport.ingest import load
-from perfreport.ingest import k6_json
+from perfreport.ingest import load, points
 
 DATA = Path(__file__).parent / "data" / "k6"
 RECORDING_SCRIPT = DATA / "recording.js"
@@ -51,7 +50,9 @@ def expected_ns(text: str) -> int:
     return nanoseconds
 
 
-def point_line(metric: str, time: str, value: float, tags: dict | None, meta=None) -> str:
+def point_line(
+    metric: str, time: str, value: float, tags: dict | None, meta=None
+) -> str:
     data = {"time": time, "value": value, "tags": tags}
     if meta is not None:
         data["metadata"] = meta
@@ -59,7 +60,13 @@ def point_line(metric: str, time: str, value: float, tags: dict | None, meta=Non
 
 
 def metric_line(name: str, metric_type: str = "trend", contains: str = "time") -> str:
-    data = {"name": name, "type": metric_type, "contains": contains, "thresholds": [], "submetrics": None}
+    data = {
+        "name": name,
+        "type": metric_type,
+        "contains": contains,
+        "thresholds": [],
+        "submetrics": None,
+    }
     return json.dumps({"type": "Metric", "data": data, "metric": name}) + "\n"
 
 
@@ -73,7 +80,12 @@ def recording(tmp_path_factory) -> Path:
             RECORDING_SCRIPT,
             out,
             env={"BASE_URL": base_url, "TZ": "Asia/Kolkata"},
-            extra_args=["--system-tags", SYSTEM_TAGS, "--out", f"csv={out / 'recording.csv'}"],
+            extra_args=[
+                "--system-tags",
+                SYSTEM_TAGS,
+                "--out",
+                f"csv={out / 'recording.csv'}",
+            ],
         )
     finally:
         stop_process(proc)
@@ -257,7 +269,10 @@ def test_twenty_unsorted_durations() -> None:
 
 def write_with_bad_line(path: Path, bad: str, position: int = 3) -> list[str]:
     lines = [metric_line("http_req_duration")]
-    lines += [point_line("http_req_duration", f"2024-06-01T10:00:0{i}Z", i, {"k": "v"}) for i in range(6)]
+    lines += [
+        point_line("http_req_duration", f"2024-06-01T10:00:0{i}Z", i, {"k": "v"})
+        for i in range(6)
+    ]
     lines.insert(position, bad)
     path.write_text("".join(lines))
     return lines
@@ -267,11 +282,20 @@ def write_with_bad_line(path: Path, bad: str, position: int = 3) -> list[str]:
     ("bad", "reason"),
     [
         ("{not json\n", "line is not JSON"),
-        ('{"metric":"x","type":"Point","data":{"time":"yesterday","value":1}}\n', "is not an RFC 3339 time"),
-        ('{"metric":"x","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":"1"}}\n', "is not a number"),
+        (
+            '{"metric":"x","type":"Point","data":{"time":"yesterday","value":1}}\n',
+            "is not an RFC 3339 time",
+        ),
+        (
+            '{"metric":"x","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":"1"}}\n',
+            "is not a number",
+        ),
         ('{"type":"Other"}\n', "neither Metric nor Point"),
         ("[1, 2]\n", "JSON list"),
-        ('{"metric":"x","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":1}} {}\n', "line is not JSON"),
+        (
+            '{"metric":"x","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":1}} {}\n',
+            "line is not JSON",
+        ),
     ],
 )
 def test_bad_line_skipped_and_counted(tmp_path: Path, bad: str, reason: str) -> None:
@@ -307,7 +331,9 @@ def test_bad_line_raises_without_skip(tmp_path: Path) -> None:
 def test_bad_lines_found_in_large_block(tmp_path: Path) -> None:
     path = tmp_path / "many.json"
     lines = [metric_line("m", "counter", "default")]
-    lines += [point_line("m", "2024-06-01T10:00:00.5Z", 1, {"a": "b"}) for _ in range(20_000)]
+    lines += [
+        point_line("m", "2024-06-01T10:00:00.5Z", 1, {"a": "b"}) for _ in range(20_000)
+    ]
     bad_numbers = [2, 5_000, 5_001, 19_999, 20_001]
     for number in bad_numbers:
         lines[number - 1] = "garbage\n"
@@ -331,7 +357,7 @@ def test_bad_line_count_capped_in_list(tmp_path: Path) -> None:
     run = load(path, cache=False)
 
     assert run.stats.lines_skipped == 100
-    assert len(run.stats.bad_lines) == k6_json.MAX_BAD_LINES_LISTED
+    assert len(run.stats.bad_lines) == points.MAX_BAD_LINES_LISTED
     assert run.stats.points == 100
 
 
@@ -356,9 +382,31 @@ def test_late_tag_key_after_100000_lines(tmp_path: Path) -> None:
     with path.open("w") as out:
         out.write(metric_line("http_req_duration"))
         for i in range(100_000):
-            out.write(point_line("http_req_duration", "2024-06-01T10:00:00.123456789Z", i, {"name": "a"}))
-        out.write(point_line("http_req_duration", "2024-06-01T10:00:01+02:00", -1.5, {"name": "b", "zone": "eu"}))
-        out.write(point_line("http_req_duration", "2024-06-01T10:00:02Z", 7, {"name": "a"}, {"vu": "3"}))
+            out.write(
+                point_line(
+                    "http_req_duration",
+                    "2024-06-01T10:00:00.123456789Z",
+                    i,
+                    {"name": "a"},
+                )
+            )
+        out.write(
+            point_line(
+                "http_req_duration",
+                "2024-06-01T10:00:01+02:00",
+                -1.5,
+                {"name": "b", "zone": "eu"},
+            )
+        )
+        out.write(
+            point_line(
+                "http_req_duration",
+                "2024-06-01T10:00:02Z",
+                7,
+                {"name": "a"},
+                {"vu": "3"},
+            )
+        )
 
     run = load(path, cache=False)
     frame = run.points

@@ -25,9 +25,8 @@ import json
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,6 +34,17 @@ import pyarrow.json as pa_json
 
 from perfreport.errors import InputError
 from perfreport.ingest.detect import ByteSource
+from perfreport.ingest.points import (
+    TIME_TYPE,
+    BlockResult,
+    MemorySink,
+    MetricLine,
+    PointSink,
+    ReadState,
+    build_run,
+    dictionary_encode,
+    table_to_frame,
+)
 from perfreport.model import (
     META_PREFIX,
     METRIC,
@@ -42,7 +52,6 @@ from perfreport.model import (
     TIME,
     VALUE,
     AnalysisWarning,
-    IngestStats,
     MetricDef,
     Run,
     Submetric,
@@ -54,49 +63,40 @@ PARSE_THREADS = 2
 # A rejected block is halved until a piece has at most this many lines, which are
 # then checked one by one with the json module.
 LINE_CHECK_LINES = 64
-MAX_BAD_LINES_LISTED = 20
-SKIP_HINT = "pass --skip-bad-lines to ingest the rest"
-
-TIME_TYPE = pa.timestamp("ns", tz="UTC")
-TAG_TYPE = pa.dictionary(pa.int32(), pa.string())
 _METRIC_MARKER = b'"Metric"'
 _METRIC_TYPES = ("counter", "gauge", "rate", "trend")
 _CONTAINS = ("default", "time", "data")
-
-
-class PointSink(Protocol):
-    """Receives the points of a run, one normalized Arrow table per block, in order."""
-
-    def add(self, table: pa.Table) -> None: ...
 
 
 class _BadChunk(Exception):
     """pyarrow rejected a piece of the file, or it holds records that are not Points."""
 
 
-@dataclass
-class _BlockResult:
-    tables: list[pa.Table] = field(default_factory=list)
-    metric_lines: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    bad_lines: list[tuple[int, str]] = field(default_factory=list)
-    lines: int = 0
-
-
 # ---------------------------------------------------------------------------
 # Parsing one block (runs in a worker thread)
 
 
-def _parse_options(tag_keys: Sequence[str], meta_keys: Sequence[str]) -> pa_json.ParseOptions:
+def _parse_options(
+    tag_keys: Sequence[str], meta_keys: Sequence[str]
+) -> pa_json.ParseOptions:
     """Build a schema with the keys seen so far; keys new in a block are inferred."""
     data_fields = [("time", pa.string()), ("value", pa.float64())]
     if tag_keys:
         data_fields.append(("tags", pa.struct([(k, pa.string()) for k in tag_keys])))
     if meta_keys:
-        data_fields.append(("metadata", pa.struct([(k, pa.string()) for k in meta_keys])))
+        data_fields.append(
+            ("metadata", pa.struct([(k, pa.string()) for k in meta_keys]))
+        )
     schema = pa.schema(
-        [("metric", pa.string()), ("type", pa.string()), ("data", pa.struct(data_fields))]
+        [
+            ("metric", pa.string()),
+            ("type", pa.string()),
+            ("data", pa.struct(data_fields)),
+        ]
     )
-    return pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    return pa_json.ParseOptions(
+        explicit_schema=schema, unexpected_field_behavior="infer"
+    )
 
 
 def _read_json(data: bytes, options: pa_json.ParseOptions) -> pa.Table:
@@ -115,7 +115,9 @@ def _read_json(data: bytes, options: pa_json.ParseOptions) -> pa.Table:
         raise _BadChunk(str(error)) from None
 
 
-def _struct_columns(data: pa.StructArray, name: str, prefix: str) -> dict[str, pa.Array]:
+def _struct_columns(
+    data: pa.StructArray, name: str, prefix: str
+) -> dict[str, pa.Array]:
     """Return the string children of ``data.<name>`` as ``<prefix><key>`` columns."""
     index = data.type.get_field_index(name)
     if index < 0:
@@ -169,14 +171,6 @@ def _normalize(raw: pa.Table, expected_rows: int) -> pa.Table:
     return pa.table(columns)
 
 
-def _encode(table: pa.Table) -> pa.Table:
-    """Dictionary-encode the metric and tag columns (few distinct values)."""
-    for i, name in enumerate(table.column_names):
-        if name == METRIC or name.startswith(TAG_PREFIX):
-            table = table.set_column(i, name, pc.dictionary_encode(table.column(i)))
-    return table
-
-
 def _check_point(record: Any) -> str | None:
     """Return why a decoded line is not a usable k6 Point, or None when it is."""
     if not isinstance(record, dict):
@@ -195,7 +189,9 @@ def _check_point(record: Any) -> str | None:
         mapping = data.get(key)
         if mapping is None:
             continue
-        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        if not isinstance(mapping, dict) or not all(
+            isinstance(v, str) for v in mapping.values()
+        ):
             return f"Point {key} is not an object of strings"
     return None
 
@@ -222,7 +218,9 @@ def _table_from_records(records: list[dict[str, Any]]) -> pa.Table:
     return pa.table(arrays)
 
 
-def _check_lines(lines: Sequence[bytes], numbers: Sequence[int], result: _BlockResult) -> None:
+def _check_lines(
+    lines: Sequence[bytes], numbers: Sequence[int], result: BlockResult
+) -> None:
     """Decode lines one by one; keep Points and Metrics, record the rest as bad."""
     records: list[dict[str, Any]] = []
     for number, line in zip(numbers, lines):
@@ -235,7 +233,7 @@ def _check_lines(lines: Sequence[bytes], numbers: Sequence[int], result: _BlockR
             result.bad_lines.append((number, f"line is not JSON ({reason})"))
             continue
         if isinstance(record, dict) and record.get("type") == "Metric":
-            result.metric_lines.append((number, record))
+            result.metric_lines.append(metric_line_from_record(number, record))
             continue
         problem = _check_point(record)
         if problem is None:
@@ -260,7 +258,7 @@ def _parse_lines(
     lines: Sequence[bytes],
     numbers: Sequence[int],
     options: pa_json.ParseOptions,
-    result: _BlockResult,
+    result: BlockResult,
 ) -> None:
     """Parse lines fast, halving the piece around bad lines until they are isolated."""
     if len(lines) <= LINE_CHECK_LINES:
@@ -278,7 +276,7 @@ def _parse_lines(
 
 
 def _split_metric_lines(
-    block: bytes, first_line: int, result: _BlockResult
+    block: bytes, first_line: int, result: BlockResult
 ) -> tuple[list[bytes], list[int]]:
     """Take the Metric lines out of a block; return the other lines and their numbers."""
     lines = block.split(b"\n")
@@ -294,7 +292,7 @@ def _split_metric_lines(
             except ValueError:
                 record = None
             if isinstance(record, dict) and record.get("type") == "Metric":
-                result.metric_lines.append((number, record))
+                result.metric_lines.append(metric_line_from_record(number, record))
                 continue
         kept.append(line)
         numbers.append(number)
@@ -303,14 +301,14 @@ def _split_metric_lines(
 
 def parse_block(
     block: bytes, first_line: int, tag_keys: Sequence[str], meta_keys: Sequence[str]
-) -> _BlockResult:
+) -> BlockResult:
     """Parse complete lines (``block`` ends with a newline) starting at ``first_line``."""
-    result = _BlockResult(lines=block.count(b"\n"))
+    result = BlockResult(lines=block.count(b"\n"))
     options = _parse_options(tag_keys, meta_keys)
     if _METRIC_MARKER not in block:
         try:
             raw = _read_json(block, options)
-            result.tables.append(_encode(_normalize(raw, result.lines)))
+            result.tables.append(dictionary_encode(_normalize(raw, result.lines)))
             return result
         except _BadChunk:
             pass
@@ -319,7 +317,7 @@ def parse_block(
     else:
         lines, numbers = _split_metric_lines(block, first_line, result)
     _parse_lines(lines, numbers, options, result)
-    result.tables = [_encode(table) for table in result.tables]
+    result.tables = [dictionary_encode(table) for table in result.tables]
     return result
 
 
@@ -342,10 +340,20 @@ def _threshold_texts(
     return tuple(texts)
 
 
+def metric_line_from_record(number: int, record: dict[str, Any]) -> MetricLine:
+    """Build the definition on a decoded "Metric" line (None when malformed)."""
+    options: dict[str, dict[str, Any]] = {}
+    return MetricLine(number, metric_def_from_record(record, options), options)
+
+
 def metric_def_from_record(
     record: dict[str, Any], threshold_options: dict[str, dict[str, Any]]
 ) -> MetricDef | None:
-    """Build a MetricDef from a decoded "Metric" line, or None when it is malformed."""
+    """Build a MetricDef from a decoded "Metric" line, or None when it is malformed.
+
+    Threshold objects add their ``abortOnFail``/``delayAbortEval`` options to
+    ``threshold_options[metric][expression]``.
+    """
     data = record.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):
         return None
@@ -366,7 +374,9 @@ def metric_def_from_record(
         name=data["name"],
         type=metric_type,
         contains=contains,
-        thresholds=_threshold_texts(data.get("thresholds"), data["name"], threshold_options),
+        thresholds=_threshold_texts(
+            data.get("thresholds"), data["name"], threshold_options
+        ),
         submetrics=submetrics,
     )
 
@@ -375,11 +385,13 @@ def metric_def_from_record(
 # Reading a whole file
 
 
-def iter_line_blocks(source: ByteSource, block_bytes: int) -> Iterator[tuple[bytes, int, bool]]:
+def iter_line_blocks(
+    source: ByteSource, block_bytes: int
+) -> Iterator[tuple[bytes, int, bool]]:
     """Yield ``(bytes, first line number, complete)`` pieces of whole lines.
 
-    Every piece but possibly the last ends with a newline; the last one is yielded
-    with ``complete=False`` when the content does not end with a newline.
+    Every piece but possibly the last ends with a newline. The last one has
+    ``complete=False`` when the content does not end with a newline.
     """
     rest = b""
     line = 1
@@ -400,84 +412,21 @@ def iter_line_blocks(source: ByteSource, block_bytes: int) -> Iterator[tuple[byt
         yield rest, line, False
 
 
-@dataclass
-class _ReadState:
-    path: Path
-    skip_bad_lines: bool
-    sink: PointSink
-    stats: IngestStats = field(default_factory=IngestStats)
-    metrics: dict[str, MetricDef] = field(default_factory=dict)
-    threshold_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    warnings: list[AnalysisWarning] = field(default_factory=list)
-    tag_keys: dict[str, None] = field(default_factory=dict)
-    meta_keys: dict[str, None] = field(default_factory=dict)
-    undefined_metrics: dict[str, None] = field(default_factory=dict)
-    first_time: Any = None
-    last_time: Any = None
-    malformed_metric_lines: int = 0
-
-    def consume(self, result: _BlockResult) -> None:
-        self.stats.lines_read += result.lines
-        for number, reason in result.bad_lines:
-            self._bad_line(number, reason)
-        for number, record in result.metric_lines:
-            self._metric_line(number, record)
-        for table in result.tables:
-            self._points(table)
-
-    def _bad_line(self, number: int, reason: str) -> None:
-        if not self.skip_bad_lines:
-            raise InputError(self.path, reason, line=number, hint=SKIP_HINT)
-        self.stats.lines_skipped += 1
-        if len(self.stats.bad_lines) < MAX_BAD_LINES_LISTED:
-            self.stats.bad_lines.append((number, reason))
-            self.warnings.append(
-                AnalysisWarning("bad-line", f"{self.path}:{number}: {reason}; line skipped", str(self.path))
-            )
-
-    def _metric_line(self, number: int, record: dict[str, Any]) -> None:
-        self.stats.metric_lines += 1
-        definition = metric_def_from_record(record, self.threshold_options)
-        if definition is None:
-            self._bad_line(number, "Metric line has no valid name, type or contains")
-            return
-        self.metrics.setdefault(definition.name, definition)
-
-    def _points(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        self.stats.points += table.num_rows
-        for name in table.column_names:
-            if name.startswith(TAG_PREFIX):
-                self.tag_keys.setdefault(name[len(TAG_PREFIX):])
-            elif name.startswith(META_PREFIX):
-                self.meta_keys.setdefault(name[len(META_PREFIX):])
-        bounds = pc.min_max(table.column(TIME))
-        low, high = bounds["min"].value, bounds["max"].value
-        self.first_time = low if self.first_time is None else min(self.first_time, low)
-        self.last_time = high if self.last_time is None else max(self.last_time, high)
-        for chunk in table.column(METRIC).chunks:
-            for metric in chunk.dictionary.to_pylist():
-                if metric not in self.metrics:
-                    self.undefined_metrics.setdefault(metric)
-        self.sink.add(table)
-
-
 def read_k6_json_points(
     path: str | Path,
     sink: PointSink,
     *,
     skip_bad_lines: bool = True,
     progress: Any = None,
-) -> _ReadState:
-    """Stream a k6 NDJSON file's points into ``sink``; return what was read.
+) -> ReadState:
+    """Stream a k6 NDJSON file's points into ``sink`` and return what was read.
 
-    ``progress`` is an object with ``update(done_bytes)`` or None.
+    ``progress`` is an object with ``update(done_bytes)``, or None.
     Raises InputError at the first bad line when ``skip_bad_lines`` is false.
     """
-    state = _ReadState(Path(path), skip_bad_lines, sink)
+    state = ReadState(Path(path), skip_bad_lines, sink)
     with ByteSource(path) as source, ThreadPoolExecutor(PARSE_THREADS) as pool:
-        pending: deque[Future[_BlockResult]] = deque()
+        pending: deque[Future[BlockResult]] = deque()
         for block, first_line, complete in iter_line_blocks(source, BLOCK_BYTES):
             if not complete:
                 _drain(pending, state, 0)
@@ -489,13 +438,13 @@ def read_k6_json_points(
             if progress is not None:
                 progress.update(source.raw_position_bytes)
         _drain(pending, state, 0)
-        state.stats.gzip_incomplete = source.gzip_incomplete
         if source.gzip_incomplete:
-            _warn_gzip(state, source)
+            state.warn_gzip_incomplete(source.gzip_error)
+    _warn_undefined_metrics(state)
     return state
 
 
-def _drain(pending: deque[Future[_BlockResult]], state: _ReadState, keep: int) -> None:
+def _drain(pending: deque[Future[BlockResult]], state: ReadState, keep: int) -> None:
     while len(pending) > keep:
         future = pending.popleft()
         try:
@@ -506,146 +455,28 @@ def _drain(pending: deque[Future[_BlockResult]], state: _ReadState, keep: int) -
             raise
 
 
-def _read_last_piece(piece: bytes, line: int, state: _ReadState) -> None:
+def _read_last_piece(piece: bytes, line: int, state: ReadState) -> None:
     """Read the content after the last newline: a whole record, or a truncated one."""
+    if not piece.strip():
+        return
     try:
         json.loads(piece)
     except ValueError:
-        if not piece.strip():
-            return
-        state.stats.lines_read += 1
-        state.stats.truncated_last_line = True
-        kept = _complete_lines(state.stats) - state.stats.lines_skipped
-        state.warnings.append(
-            AnalysisWarning(
-                "truncated-line",
-                f"{state.path}:{line}: last line is truncated (k6 killed mid-write?); "
-                f"{kept} complete lines kept",
-                str(state.path),
-            )
-        )
+        state.warn_truncated(line)
         return
-    state.consume(parse_block(piece + b"\n", line, list(state.tag_keys), list(state.meta_keys)))
+    tags, meta = list(state.tag_keys), list(state.meta_keys)
+    state.consume(parse_block(piece + b"\n", line, tags, meta))
 
 
-def _complete_lines(stats: IngestStats) -> int:
-    return stats.lines_read - int(stats.truncated_last_line)
-
-
-def _warn_gzip(state: _ReadState, source: ByteSource) -> None:
-    cause = f" ({source.gzip_error})" if source.gzip_error else ""
-    state.warnings.append(
-        AnalysisWarning(
-            "gzip-incomplete",
-            f"{state.path}: gzip stream ends before its trailer{cause} (k6 stopped "
-            f"before closing the file?); the content decoded up to there was read "
-            f"({_complete_lines(state.stats)} complete lines) and the rest is lost",
-            str(state.path),
-        )
+def _warn_undefined_metrics(state: ReadState) -> None:
+    if not state.undefined_metrics:
+        return
+    listed = ", ".join(sorted(state.undefined_metrics)[:10])
+    message = (
+        f"{state.path}: no Metric line defines {listed}; their type and unit are "
+        "unknown (is the file cut at the start?)"
     )
-
-
-# ---------------------------------------------------------------------------
-# Assembling the points frame
-
-
-def unify_tables(tables: Sequence[pa.Table], tag_keys: Sequence[str], meta_keys: Sequence[str]) -> pa.Table:
-    """Concatenate block tables into one with every tag and meta column, in file order."""
-    schema = points_schema(tag_keys, meta_keys)
-    aligned = [align_table(table, schema) for table in tables]
-    if not aligned:
-        return schema.empty_table()
-    return pa.concat_tables(aligned)
-
-
-def points_schema(tag_keys: Sequence[str], meta_keys: Sequence[str]) -> pa.Schema:
-    """Return the Arrow schema of the points columns; tag and meta keys sorted."""
-    fields = [
-        pa.field(TIME, TIME_TYPE),
-        pa.field(METRIC, TAG_TYPE),
-        pa.field(VALUE, pa.float64()),
-    ]
-    fields += [pa.field(TAG_PREFIX + key, TAG_TYPE) for key in sorted(tag_keys)]
-    fields += [pa.field(META_PREFIX + key, pa.string()) for key in sorted(meta_keys)]
-    return pa.schema(fields)
-
-
-def align_table(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Reorder a block table to ``schema``, adding null columns for absent keys."""
-    columns = []
-    for schema_field in schema:
-        index = table.schema.get_field_index(schema_field.name)
-        if index < 0:
-            columns.append(pa.nulls(table.num_rows, schema_field.type))
-        else:
-            columns.append(table.column(index))
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-class MemorySink:
-    """Keeps block tables in memory for :func:`unify_tables`."""
-
-    def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-
-    def add(self, table: pa.Table) -> None:
-        self.tables.append(table)
-
-
-def build_run(state: _ReadState, points: Any, name: str, source_label: str) -> Run:
-    """Assemble a Run from a finished read; ``points`` is the frame or None."""
-    if state.stats.points == 0 and state.stats.metric_lines == 0:
-        raise InputError(
-            state.path,
-            "no line of the file is a k6 Metric or Point record",
-            hint="pass the file written by `k6 run --out json=FILE`",
-        )
-    warnings = list(state.warnings)
-    if state.stats.points == 0:
-        warnings.append(
-            AnalysisWarning(
-                "no-samples",
-                f"{state.path}: the run has metric definitions but no points "
-                "(k6 stopped before the first request?); nothing to analyse",
-                str(state.path),
-            )
-        )
-    if state.undefined_metrics:
-        listed = ", ".join(sorted(state.undefined_metrics)[:10])
-        warnings.append(
-            AnalysisWarning(
-                "metric-undefined",
-                f"{state.path}: no Metric line defines {listed}; their type and unit "
-                "are unknown (is the file cut at the start?)",
-                str(state.path),
-            )
-        )
-    info: dict[str, Any] = {
-        "format": "k6 NDJSON",
-        "first_point_time": _iso(state.first_time),
-        "last_point_time": _iso(state.last_time),
-        "tag_keys": sorted(state.tag_keys),
-        "meta_keys": sorted(state.meta_keys),
-        "threshold_options": state.threshold_options,
-    }
-    return Run(
-        name=name,
-        source=source_label,
-        kind="k6-json",
-        points=points,
-        metrics=dict(state.metrics),
-        info=info,
-        stats=state.stats,
-        warnings=warnings,
-    )
-
-
-def _iso(nanoseconds: int | None) -> str | None:
-    if nanoseconds is None:
-        return None
-    import pandas as pd
-
-    return pd.Timestamp(nanoseconds, unit="ns", tz="UTC").isoformat()
+    state.warnings.append(AnalysisWarning("metric-undefined", message, str(state.path)))
 
 
 def read_k6_json(
@@ -655,15 +486,15 @@ def read_k6_json(
     skip_bad_lines: bool = True,
     progress: Any = None,
 ) -> Run:
-    """Read a k6 NDJSON file (plain or gzip) into a Run with its points frame in memory."""
+    """Read a k6 NDJSON file (plain or gzip) into a Run with its points frame."""
     sink = MemorySink()
-    state = read_k6_json_points(path, sink, skip_bad_lines=skip_bad_lines, progress=progress)
-    table = unify_tables(sink.tables, list(state.tag_keys), list(state.meta_keys))
-    sink.tables.clear()
-    points = table_to_frame(table)
-    return build_run(state, points, name, str(path))
+    state = read_k6_json_points(
+        path, sink, skip_bad_lines=skip_bad_lines, progress=progress
+    )
+    points = table_to_frame(sink.table(state))
+    return build_run(state, points, name, "k6-json", json_info())
 
 
-def table_to_frame(table: pa.Table) -> Any:
-    """Convert a points table to the pandas points frame (categoricals for tags)."""
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+def json_info() -> dict[str, Any]:
+    """Return the ``Run.info`` entries that describe k6 JSON input."""
+    return {"format": "k6 NDJSON", "time_resolution_s": 1e-9, "values_rounded": False}

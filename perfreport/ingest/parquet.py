@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perfreport.errors import FormatVersionError, InputError
-from perfreport.ingest import k6_json
+from perfreport.ingest import points
 from perfreport.model import (
     META_PREFIX,
     METRIC,
@@ -96,7 +96,10 @@ def _run_from_metadata(meta: dict[str, Any], points: Any, name: str | None) -> R
         source=meta.get("source", ""),
         kind=meta.get("kind", "k6-json"),
         points=points,
-        metrics={n: _metric_from_json(body) for n, body in (meta.get("metrics") or {}).items()},
+        metrics={
+            n: _metric_from_json(body)
+            for n, body in (meta.get("metrics") or {}).items()
+        },
         duration_s=meta.get("duration_s"),
         k6_thresholds=meta.get("k6_thresholds") or {},
         info=meta.get("info") or {},
@@ -114,17 +117,33 @@ def read_run_metadata(path: str | Path) -> dict[str, Any]:
     try:
         key_values = pq.ParquetFile(path).metadata.metadata or {}
     except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(path, f"Parquet file is unreadable ({error})", hint="write it again with `perfreport ingest`") from None
+        raise InputError(
+            path,
+            f"Parquet file is unreadable ({error})",
+            hint="write it again with `perfreport ingest`",
+        ) from None
     raw = key_values.get(METADATA_KEY)
     if raw is None:
-        raise InputError(path, "Parquet file has no perfreport metadata, so it was not written by `perfreport ingest`", hint="pass k6's JSON output or a file written by `perfreport ingest`")
+        raise InputError(
+            path,
+            "Parquet file has no perfreport metadata, so it was not written by `perfreport ingest`",
+            hint="pass k6's JSON output or a file written by `perfreport ingest`",
+        )
     try:
         meta = json.loads(raw)
     except ValueError:
-        raise InputError(path, "Parquet file's perfreport metadata is not valid JSON", hint="write it again with `perfreport ingest`") from None
+        raise InputError(
+            path,
+            "Parquet file's perfreport metadata is not valid JSON",
+            hint="write it again with `perfreport ingest`",
+        ) from None
     found = meta.get("format") if isinstance(meta, dict) else None
     if found != FORMAT_VERSION:
-        raise FormatVersionError(path, f"Parquet file has format version {found!r}; this perfreport reads {FORMAT_VERSION!r}", hint="write it again with this perfreport's `perfreport ingest`")
+        raise FormatVersionError(
+            path,
+            f"Parquet file has format version {found!r}; this perfreport reads {FORMAT_VERSION!r}",
+            hint="write it again with this perfreport's `perfreport ingest`",
+        )
     return meta
 
 
@@ -148,7 +167,11 @@ def _open_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
 def write_parquet(run: Run, path: str | Path) -> None:
     """Write a run with points to a perfreport Parquet file (format :data:`FORMAT_VERSION`)."""
     if run.points is None:
-        raise InputError(path, f"run {run.name!r} has no points to write", hint="ingest k6's raw output (--out json), not a summary file")
+        raise InputError(
+            path,
+            f"run {run.name!r} has no points to write",
+            hint="ingest k6's raw output (--out json), not a summary file",
+        )
     table = pa.Table.from_pandas(run.points, preserve_index=False)
     table = table.replace_schema_metadata(_encode_metadata(run_metadata(run)))
     target = Path(path)
@@ -172,7 +195,9 @@ class ParquetSink:
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        self._work_dir = Path(tempfile.mkdtemp(prefix=".perfreport-", dir=target.parent))
+        self._work_dir = Path(
+            tempfile.mkdtemp(prefix=".perfreport-", dir=target.parent)
+        )
         self._parts: list[Path] = []
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
@@ -182,7 +207,7 @@ class ParquetSink:
         if self._schema is None or not names <= set(self._schema.names):
             self._start_part(names)
         assert self._writer is not None and self._schema is not None
-        self._writer.write_table(k6_json.align_table(table, self._schema))
+        self._writer.write_table(points.align_table(table, self._schema))
 
     def _start_part(self, names: set[str]) -> None:
         if self._schema is not None:
@@ -221,7 +246,7 @@ class ParquetSink:
             for part in self._parts:
                 for batch in pq.ParquetFile(part).iter_batches():
                     table = pa.Table.from_batches([batch])
-                    writer.write_table(k6_json.align_table(table, self._schema))
+                    writer.write_table(points.align_table(table, self._schema))
             writer.add_key_value_metadata(_encode_metadata(meta))
         finally:
             writer.close()
@@ -234,9 +259,9 @@ class ParquetSink:
 
 
 def _schema_for(names: set[str]) -> pa.Schema:
-    tags = [n[len(TAG_PREFIX):] for n in names if n.startswith(TAG_PREFIX)]
-    meta = [n[len(META_PREFIX):] for n in names if n.startswith(META_PREFIX)]
-    return k6_json.points_schema(tags, meta)
+    tags = [n[len(TAG_PREFIX) :] for n in names if n.startswith(TAG_PREFIX)]
+    meta = [n[len(META_PREFIX) :] for n in names if n.startswith(META_PREFIX)]
+    return points.points_schema(tags, meta)
 
 
 def ingest_to_parquet(
@@ -260,11 +285,16 @@ def ingest_to_parquet(
     source = Path(path)
     kind = detect_kind(source)
     if kind not in ("k6-json", "k6-csv"):
-        raise InputError(source, f"file is a {kind} file, not raw k6 output", hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`")
+        raise InputError(
+            source,
+            f"file is a {kind} file, not raw k6 output",
+            hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`",
+        )
     run_name = name if name is not None else default_run_name(source)
     sink = ParquetSink(Path(target))
     try:
-        run = _read_into(source, kind, sink, run_name, skip_bad_lines, progress)
+        state, info = _read_into(source, kind, sink, run_name, skip_bad_lines, progress)
+        run = points.build_run(state, None, run_name, kind, info)
         sink.finish(run_metadata(run, extra_metadata))
     except BaseException:
         sink.discard()
@@ -273,22 +303,37 @@ def ingest_to_parquet(
 
 
 def _read_into(
-    source: Path, kind: str, sink: Any, name: str, skip_bad_lines: bool, progress: bool
-) -> Run:
+    source: Path,
+    kind: str,
+    sink: points.PointSink,
+    name: str,
+    skip_bad_lines: bool,
+    progress: bool,
+) -> tuple[points.ReadState, dict[str, Any]]:
+    """Read raw k6 output into ``sink``; return the read's state and the Run's info."""
     from perfreport.progress import ProgressBar
 
+    if kind == "k6-csv":
+        from perfreport.ingest.k6_csv import (
+            csv_info as info,
+        )
+        from perfreport.ingest.k6_csv import (
+            read_k6_csv_points as read,
+        )
+    else:
+        from perfreport.ingest.k6_json import (
+            json_info as info,
+        )
+        from perfreport.ingest.k6_json import (
+            read_k6_json_points as read,
+        )
     bar = ProgressBar(source.stat().st_size, label=source.name) if progress else None
     try:
-        if kind == "k6-csv":
-            from perfreport.ingest import k6_csv
-
-            state = k6_csv.read_k6_csv_points(source, sink, skip_bad_lines=skip_bad_lines, progress=bar)
-            return k6_csv.build_run(state, None, name, str(source))
-        state = k6_json.read_k6_json_points(source, sink, skip_bad_lines=skip_bad_lines, progress=bar)
-        return k6_json.build_run(state, None, name, str(source))
+        state = read(source, sink, skip_bad_lines=skip_bad_lines, progress=bar)
     finally:
         if bar is not None:
             bar.close()
+    return state, info()
 
 
 # ---------------------------------------------------------------------------
@@ -301,28 +346,29 @@ def read_parquet(path: str | Path, *, name: str | None = None) -> Run:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(path, f"Parquet file is unreadable ({error})", hint="write it again with `perfreport ingest`") from None
+        raise InputError(
+            path,
+            f"Parquet file is unreadable ({error})",
+            hint="write it again with `perfreport ingest`",
+        ) from None
     table = table.replace_schema_metadata(None)
-    return _run_from_metadata(meta, k6_json.table_to_frame(table), name)
+    return _run_from_metadata(meta, points.table_to_frame(table), name)
 
 
 def read_raw(
-    path: str | Path, kind: str, *, name: str, skip_bad_lines: bool = True, progress: bool = False
+    path: str | Path,
+    kind: str,
+    *,
+    name: str,
+    skip_bad_lines: bool = True,
+    progress: bool = False,
 ) -> Run:
-    """Read raw k6 output into a Run with points in memory, without the cache."""
-    from perfreport.progress import ProgressBar
-
+    """Read raw k6 output (``kind`` k6-json or k6-csv) into a Run, without the cache."""
     source = Path(path)
-    bar = ProgressBar(source.stat().st_size, label=source.name) if progress else None
-    try:
-        if kind == "k6-csv":
-            from perfreport.ingest import k6_csv
-
-            return k6_csv.read_k6_csv(source, name=name, skip_bad_lines=skip_bad_lines, progress=bar)
-        return k6_json.read_k6_json(source, name=name, skip_bad_lines=skip_bad_lines, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    sink = points.MemorySink()
+    state, info = _read_into(source, kind, sink, name, skip_bad_lines, progress)
+    frame = points.table_to_frame(sink.table(state))
+    return points.build_run(state, frame, name, kind, info)
 
 
 # ---------------------------------------------------------------------------
@@ -357,7 +403,12 @@ def cache_path(path: Path) -> Path:
 
 
 def load_cached(
-    path: Path, kind: str, *, name: str, skip_bad_lines: bool = True, progress: bool = False
+    path: Path,
+    kind: str,
+    *,
+    name: str,
+    skip_bad_lines: bool = True,
+    progress: bool = False,
 ) -> Run:
     """Read raw k6 output through the cache, writing the cache entry on a miss."""
     entry = cache_path(path)
@@ -366,13 +417,30 @@ def load_cached(
     if run is None:
         try:
             entry.parent.mkdir(parents=True, exist_ok=True)
-            ingest_to_parquet(path, entry, name=name, skip_bad_lines=skip_bad_lines, progress=progress, extra_metadata={"cache_key": identity})
+            ingest_to_parquet(
+                path,
+                entry,
+                name=name,
+                skip_bad_lines=skip_bad_lines,
+                progress=progress,
+                extra_metadata={"cache_key": identity},
+            )
         except OSError as error:
-            log.warning("cannot write the cache entry %s (%s); reading without cache", entry, error)
-            return read_raw(path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress)
+            log.warning(
+                "cannot write the cache entry %s (%s); reading without cache",
+                entry,
+                error,
+            )
+            return read_raw(
+                path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress
+            )
         run = _read_cache_entry(entry, identity, name)
         if run is None:
-            raise InputError(path, f"cache entry {entry} could not be read back", hint="pass cache=False (or set PERFREPORT_CACHE_DIR to a writable directory)")
+            raise InputError(
+                path,
+                f"cache entry {entry} could not be read back",
+                hint="pass cache=False (or set PERFREPORT_CACHE_DIR to a writable directory)",
+            )
     _reject_skipped_lines(run, path, skip_bad_lines)
     run.source = str(path)
     return run
@@ -391,7 +459,7 @@ def _read_cache_entry(entry: Path, identity: dict[str, Any], name: str) -> Run |
         log.warning("ignoring unusable cache entry %s: %s", entry, error)
         entry.unlink(missing_ok=True)
         return None
-    return _run_from_metadata(meta, k6_json.table_to_frame(table), name)
+    return _run_from_metadata(meta, points.table_to_frame(table), name)
 
 
 def _reject_skipped_lines(run: Run, path: Path, skip_bad_lines: bool) -> None:
@@ -399,7 +467,7 @@ def _reject_skipped_lines(run: Run, path: Path, skip_bad_lines: bool) -> None:
     if skip_bad_lines or not run.stats.bad_lines:
         return
     number, reason = run.stats.bad_lines[0]
-    raise InputError(path, reason, line=number, hint=k6_json.SKIP_HINT)
+    raise InputError(path, reason, line=number, hint=points.SKIP_HINT)
 
 
 __all__: Sequence[str] = (
