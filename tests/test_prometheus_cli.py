@@ -142,6 +142,23 @@ def test_preset_from_real_server(prometheus_server, tmp_path):
 
 
 @pytest.mark.prometheus
+def test_insecure_prints_warning(prometheus_server, tmp_path):
+    data = prometheus_server
+    result = runner.invoke(
+        app,
+        ["prometheus", "--url", data.url, "--start", str(data.start_s),
+         "--end", str(data.start_s + 60), "--step", "15", "--insecure",
+         "--query", "conn=db_connections_active", "-o", str(tmp_path / "o.parquet")],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        "Warning: TLS certificate verification is off (--insecure)\n"
+    )
+    assert result.stdout.startswith("wrote 5 points in 1 series from 1 queries")
+
+
+@pytest.mark.prometheus
 def test_window_from_k6_run(prometheus_server, tmp_path):
     data = prometheus_server
     first = datetime.fromtimestamp(data.start_s + 600, timezone.utc)

@@ -33,7 +33,7 @@ END = datetime(2026, 1, 5, 10, 5, tzinfo=timezone.utc)
 
 
 class _Scripted(ThreadingHTTPServer):
-    """Returns the queued (status, body) pairs in order, the last one forever."""
+    """A server that returns the queued (status, body) pairs in order, then the last."""
 
     def __init__(self, script: list[tuple[int, object]]) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -122,6 +122,14 @@ def test_unavailable_server_is_retried(scripted):
 
     assert len(server.requests) == 3
     assert len(result.frame) == 1
+
+
+def test_server_warnings_become_warnings(scripted):
+    server = scripted((200, {**MATRIX, "warnings": ["partial result"]}))
+    result = query_range(_url(server), {"up": "up"}, START, END, 15, environ={})
+
+    assert [w.code for w in result.warnings] == ["prometheus-warning"]
+    assert result.warnings[0].message == "up: Prometheus warned: partial result"
 
 
 def test_error_response_raises_with_error_type(scripted):

@@ -85,7 +85,9 @@ def mann_kendall(
 ) -> MannKendall:
     """Run the Mann–Kendall test on ``values`` (finite, in time order).
 
-    With ``autocorrelation`` the Hamed–Rao factor corrects the variance. A
+    Time and memory grow as O(n²), so thin series of more than a few
+    thousand points first. With ``autocorrelation`` the Hamed–Rao factor
+    corrects the variance. A
     factor below 1 (negative autocorrelation) is not applied, so the
     correction only ever makes the test more cautious.
     """

@@ -238,6 +238,18 @@ def _check_status(payload: Any, where: str) -> Mapping[str, Any]:
     return data
 
 
+def _server_warnings(
+    payload: Mapping[str, Any], query: str, source: str
+) -> list[AnalysisWarning]:
+    """Carry the ``warnings`` list of a success response, e.g. a partial result."""
+    return [
+        AnalysisWarning(
+            "prometheus-warning", f"{query}: Prometheus warned: {text}", source
+        )
+        for text in payload.get("warnings") or []
+    ]
+
+
 class _PrometheusError(Exception):
     """A ``{"status": "error"}`` response, before it is given a file or URL."""
 
@@ -303,6 +315,7 @@ def read_prometheus_response(
         data = _check_status(payload, path.name)
         rows = _Collected()
         added = _collect_result(data, name, rows, path.name)
+        rows.warnings += _server_warnings(payload, name, str(path))
     except _PrometheusError as error:
         raise InputError(
             path,
@@ -316,7 +329,9 @@ def read_prometheus_response(
             hint="save the output of /api/v1/query_range or /api/v1/query",
         ) from None
     frame = _to_frame(rows)
-    warnings = [] if added else [_no_data_warning(name, start, end, str(path))]
+    warnings = rows.warnings
+    if not added:
+        warnings.append(_no_data_warning(name, start, end, str(path)))
     warnings += _inf_warnings(frame, str(path))
     return PromFrame(frame, {name: ""}, str(path), start, end, None, tuple(warnings))
 
@@ -546,8 +561,9 @@ def query_range(
     for name, promql in queries.items():
         added = 0
         for first, last in split_range(start.timestamp(), end.timestamp(), step):
-            data = _fetch(client, promql, first, last, step, timeout_s, retries)
-            added += _collect_result(data, name, rows, redact_url(url))
+            payload = _fetch(client, promql, first, last, step, timeout_s, retries)
+            added += _collect_result(payload["data"], name, rows, redact_url(url))
+            rows.warnings += _server_warnings(payload, name, redact_url(url))
         if not added:
             rows.warnings.append(_no_data_warning(name, start, end, redact_url(url)))
     frame = _to_frame(rows)
@@ -589,7 +605,7 @@ def _fetch(
     timeout_s: float,
     retries: int,
 ) -> Mapping[str, Any]:
-    """Send one range query through the client's session and return its ``data``."""
+    """Send one range query through the client's session; return the response."""
     import requests
 
     endpoint = f"{client.url}/api/v1/query_range"
@@ -620,6 +636,7 @@ def _fetch(
 
 
 def _parse_http_response(response: Any, where: str) -> Mapping[str, Any]:
+    """Return the decoded body of a success response; raise RemoteError else."""
     try:
         payload = response.json()
     except ValueError:
@@ -628,7 +645,8 @@ def _parse_http_response(response: Any, where: str) -> Mapping[str, Any]:
             "check that --url points at Prometheus"
         ) from None
     try:
-        return _check_status(payload, where)
+        _check_status(payload, where)
+        return payload
     except _PrometheusError as error:
         raise RemoteError(
             f"{where}: HTTP {response.status_code}, Prometheus returned "
