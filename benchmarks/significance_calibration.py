@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     phi = options.phi
 
     print(f"AR(1) phi={phi}, alpha=0.05, {runs} runs per row")
-    print(f"binomial 99.9% upper bound of the false-alarm share: {upper_bound(runs):.3f}")
+    print(
+        f"binomial 99.9% upper bound of the false-alarm share: {upper_bound(runs):.3f}"
+    )
     for n in (5_000, 20_000):
         start = time.perf_counter()
         rates = rejection_rates(runs, n, phi, 1.0, seed=n)

@@ -61,8 +61,12 @@ def test_validate_options_rejects(options: dict) -> None:
 
 def test_validate_options_accepts_bounds() -> None:
     validate_options(
-        confidence=0.999, alpha=0.5, min_effect=0.0, n_resamples=100,
-        correction="holm", block_length=1,
+        confidence=0.999,
+        alpha=0.5,
+        min_effect=0.0,
+        n_resamples=100,
+        correction="holm",
+        block_length=1,
     )
 
 
@@ -187,7 +191,9 @@ def test_resampled_means_are_exact() -> None:
     weights = bootstrap.resample_weights(plan, 20, rng)
     means = bootstrap.resample_means(values, plan, weights)
     for row, mean in zip(weights, means):
-        assert mean == pytest.approx(expand_resample(values, plan, row).mean(), rel=1e-12)
+        assert mean == pytest.approx(
+            expand_resample(values, plan, row).mean(), rel=1e-12
+        )
 
 
 def test_resampled_quantiles_within_bound() -> None:
@@ -215,7 +221,10 @@ def test_quantiles_with_zero_and_negative_values() -> None:
         approximate = bootstrap.resample_quantiles(binned, weights, q)
         for row, value in zip(weights, approximate):
             exact = np.quantile(expand_resample(values, plan, row), q)
-            assert abs(value - exact) <= bootstrap.QUANTILE_ERROR_BOUND * abs(exact) + 1e-12
+            assert (
+                abs(value - exact)
+                <= bootstrap.QUANTILE_ERROR_BOUND * abs(exact) + 1e-12
+            )
 
 
 def test_weights_keep_run_length() -> None:
@@ -251,7 +260,9 @@ def test_per_second_counts_drop_partial_last_second() -> None:
     assert per_second_counts(times_ns).tolist() == [3.0, 2.0, 3.0]
 
 
-def poisson_times(rng: np.random.Generator, rate_per_s: float, seconds: int) -> np.ndarray:
+def poisson_times(
+    rng: np.random.Generator, rate_per_s: float, seconds: int
+) -> np.ndarray:
     # A slowly drifting rate makes neighbouring seconds correlated.
     drift = 1 + 0.2 * np.sin(np.arange(seconds) / 15.0)
     counts = rng.poisson(rate_per_s * drift)
@@ -272,7 +283,9 @@ def test_rate_change_detects_higher_throughput() -> None:
 
 def test_rate_change_same_load_is_not_significant() -> None:
     rng = np.random.default_rng(16)
-    estimate = estimate_rate_change(poisson_times(rng, 50, 600), poisson_times(rng, 50, 600))
+    estimate = estimate_rate_change(
+        poisson_times(rng, 50, 600), poisson_times(rng, 50, 600)
+    )
     assert estimate.verdict == "~"
 
 
@@ -298,7 +311,9 @@ def test_proportion_from_zero_baseline() -> None:
 
 def test_proportion_rejects_non_binary() -> None:
     with pytest.raises(UsageError, match="0/1"):
-        estimate_proportion_change(np.array([0, 2]), np.array([0, 1]), lower_is_better=True)
+        estimate_proportion_change(
+            np.array([0, 2]), np.array([0, 1]), lower_is_better=True
+        )
 
 
 # ---------------------------------------------------------------- verdicts and corrections
@@ -357,7 +372,13 @@ def make_estimate(p_value: float | None, change_pct: float = 20.0) -> ChangeEsti
 
 
 def test_adjust_recomputes_verdicts() -> None:
-    estimates = [make_estimate(0.01), make_estimate(0.04), make_estimate(0.03), make_estimate(0.005), make_estimate(None)]
+    estimates = [
+        make_estimate(0.01),
+        make_estimate(0.04),
+        make_estimate(0.03),
+        make_estimate(0.005),
+        make_estimate(None),
+    ]
     holm = adjust(estimates, "holm")
     assert [e.p_adjusted for e in holm[:4]] == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert [e.verdict for e in holm] == ["worse", "~", "~", "worse", "~"]
@@ -380,7 +401,12 @@ def test_comparability_same_setup() -> None:
         "script": "checkout.js",
         "k6_version": "v1.1.0",
         "planned_duration_s": 300,
-        "scenarios": {"browse": {"executor": "ramping-vus", "stages": [{"duration_s": 60, "target": 50}]}},
+        "scenarios": {
+            "browse": {
+                "executor": "ramping-vus",
+                "stages": [{"duration_s": 60, "target": 50}],
+            }
+        },
     }
     other = dict(info, k6_version="v1.1.2")
     assert check_comparability(info, other) == []
@@ -392,7 +418,11 @@ def test_comparability_reports_each_difference() -> None:
         "k6_version": "v0.54.0",
         "planned_duration_s": 300,
         "scenarios": {
-            "browse": {"executor": "constant-arrival-rate", "rate": 100, "time_unit_s": 1},
+            "browse": {
+                "executor": "constant-arrival-rate",
+                "rate": 100,
+                "time_unit_s": 1,
+            },
             "login": {"executor": "ramping-vus"},
         },
     }
@@ -400,7 +430,9 @@ def test_comparability_reports_each_difference() -> None:
         "script": "checkout-v2.js",
         "k6_version": "v1.1.0",
         "planned_duration_s": 600,
-        "scenarios": {"browse": {"executor": "constant-vus", "rate": 200, "time_unit_s": 1}},
+        "scenarios": {
+            "browse": {"executor": "constant-vus", "rate": 200, "time_unit_s": 1}
+        },
     }
     messages = [w.message for w in check_comparability(baseline, candidate)]
     assert any(m.startswith("script differs") for m in messages)

@@ -24,7 +24,9 @@ def brute_force_u_cdf(m: int, n: int) -> np.ndarray:
     return np.cumsum(counts) / counts.sum()
 
 
-def textbook_interval(a: np.ndarray, b: np.ndarray, confidence: float) -> tuple[float, float]:
+def textbook_interval(
+    a: np.ndarray, b: np.ndarray, confidence: float
+) -> tuple[float, float]:
     """Order-statistic interval of all differences b - a, k from the exact U law."""
     differences = np.sort(np.subtract.outer(b, a).ravel())
     cdf = brute_force_u_cdf(a.size, b.size)
@@ -59,7 +61,9 @@ def test_view_matches_scipy_exact_small() -> None:
     assert view.p_value == pytest.approx(reference.pvalue)
 
 
-@pytest.mark.parametrize(("m", "n", "confidence"), [(6, 7, 0.95), (8, 8, 0.9), (10, 9, 0.95)])
+@pytest.mark.parametrize(
+    ("m", "n", "confidence"), [(6, 7, 0.95), (8, 8, 0.9), (10, 9, 0.95)]
+)
 def test_hodges_lehmann_interval_textbook(m: int, n: int, confidence: float) -> None:
     rng = np.random.default_rng(m * n)
     a, b = rng.normal(size=m), rng.normal(size=n) + 0.5

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.fft
 
 MIN_SERIES_LENGTH = 16
-"""Shorter series get block length 1: their autocorrelations say nothing."""
+"""Shorter series get block length 1, because their autocorrelations are noise."""
 
 
 def autocovariance(x: np.ndarray, max_lag: int) -> np.ndarray:
@@ -47,7 +47,7 @@ def _last_significant_lag(rho: np.ndarray, n: int, runs: int, max_lag: int) -> i
     small = np.abs(rho[1:]) < band
     # small[i] is about lag i + 1, so small[lag : lag + runs] covers lags
     # lag + 1 .. lag + runs.
-    for lag in range(0, min(max_lag, small.size - runs) + 1):
+    for lag in range(min(max_lag, small.size - runs) + 1):
         if bool(small[lag : lag + runs].all()):
             return lag
     return max_lag
@@ -64,8 +64,8 @@ def politis_white_block_length(x: np.ndarray) -> float:
     if n < MIN_SERIES_LENGTH:
         return 1.0
 
-    runs = max(5, int(math.ceil(math.log10(n))))
-    max_m = int(math.ceil(math.sqrt(n))) + runs
+    runs = max(5, math.ceil(math.log10(n)))
+    max_m = math.ceil(math.sqrt(n)) + runs
     cap = math.ceil(min(3.0 * math.sqrt(n), n / 3.0))
     acov = autocovariance(x, min(n - 1, max_m + runs))
     if acov[0] <= 0:
@@ -77,8 +77,8 @@ def politis_white_block_length(x: np.ndarray) -> float:
         return 1.0
     lags = np.arange(1, big_m + 1)
     window = _flat_top(lags / big_m)
-    long_run_variance = acov[0] + 2.0 * np.sum(window * acov[1:big_m + 1])
-    g_hat = 2.0 * np.sum(window * lags * acov[1:big_m + 1])
+    long_run_variance = acov[0] + 2.0 * np.sum(window * acov[1 : big_m + 1])
+    g_hat = 2.0 * np.sum(window * lags * acov[1 : big_m + 1])
     if long_run_variance <= 0:
         return 1.0
 

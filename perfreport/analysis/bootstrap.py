@@ -12,7 +12,7 @@ requests costs a few matrix products, not a million-element copy per resample:
 * A resample is a weight per sub-block: how many times it was drawn. The mean of
   a resample is ``W @ sums / W @ counts``, exactly.
 * For quantiles each value is rounded to a log-spaced bin whose edges are a factor
-  ``1 + BIN_RELATIVE_WIDTH`` apart; the bin counts of the sub-blocks near the
+  ``1 + BIN_RELATIVE_WIDTH`` apart. The bin counts of the sub-blocks near the
   quantile are summed with the weights. The binned quantile of a resample is
   within ``sqrt(1 + BIN_RELATIVE_WIDTH) - 1`` (relative) of the exact one, for
   non-zero values; zero is a bin of its own and exact.
@@ -40,7 +40,7 @@ QUANTILE_ERROR_BOUND = math.sqrt(1.0 + BIN_RELATIVE_WIDTH) - 1.0
 
 @dataclass(frozen=True)
 class BlockPlan:
-    """How one run is cut: ``n_sub`` sub-blocks of ``sub_length`` requests."""
+    """The sub-block grid of one run: ``n_sub`` sub-blocks of ``sub_length`` requests."""
 
     n: int
     sub_length: int
@@ -58,12 +58,12 @@ class BlockPlan:
 
     @property
     def n_blocks(self) -> float:
-        """Run length in blocks, the number of independent pieces the bootstrap sees."""
+        """Run length in blocks, the number of independent pieces the bootstrap resamples."""
         return self.n / self.block_length
 
 
 def plan_blocks(n: int, block_length: int) -> BlockPlan:
-    """Return the sub-block grid for a run of ``n`` requests and a wanted block length.
+    """Return the sub-block grid for a run of ``n`` requests and a requested block length.
 
     The returned block length is ``block_length`` rounded up to a multiple of the
     sub-block length, and grown further when the run would otherwise have more
@@ -200,7 +200,7 @@ def _quantiles_in_window(
     # The window is given in ranks of the run's own sorted values, then mapped to bins.
     centre = q * (n - 1)
     low_rank = max(0, int(centre - half_width))
-    high_rank = min(n - 1, int(math.ceil(centre + half_width)))
+    high_rank = min(n - 1, math.ceil(centre + half_width))
     first_bin = int(np.searchsorted(binned.cumulative_counts, low_rank, side="right"))
     last_bin = int(np.searchsorted(binned.cumulative_counts, high_rank, side="right"))
     width = last_bin - first_bin + 1

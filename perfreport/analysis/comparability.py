@@ -1,8 +1,8 @@
 """Checks that two runs measured the same thing before their numbers are compared.
 
-:func:`check_comparability` reads two info dicts, one per run, with these keys
-(all optional; a key missing from both runs is not checked, a key present in only
-one gets a ``comparability-unknown`` warning):
+:func:`check_comparability` reads two info dicts, one per run, with the keys
+below. All are optional. A key missing from both runs is not checked, and a key
+present in only one run gets a ``comparability-unknown`` warning.
 
 ``script``
     Script file name (``str``), e.g. ``"checkout.js"``.
@@ -57,7 +57,10 @@ def check_comparability(
     _compare_text(baseline_info, candidate_info, "script", "script", warnings)
     _compare_k6_version(baseline_info, candidate_info, warnings)
     _compare_number(
-        baseline_info, candidate_info, "planned_duration_s", "planned duration (s)",
+        baseline_info,
+        candidate_info,
+        "planned_duration_s",
+        "planned duration (s)",
         warnings,
     )
     _compare_scenarios(baseline_info, candidate_info, warnings)
@@ -65,7 +68,10 @@ def check_comparability(
 
 
 def _missing_in_one(
-    baseline: dict[str, Any], candidate: dict[str, Any], key: str, label: str,
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    key: str,
+    label: str,
     warnings: list[AnalysisWarning],
 ) -> bool:
     # True when the key cannot be compared; warns when only one run records it.
@@ -84,7 +90,10 @@ def _missing_in_one(
 
 
 def _compare_text(
-    baseline: dict[str, Any], candidate: dict[str, Any], key: str, label: str,
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    key: str,
+    label: str,
     warnings: list[AnalysisWarning],
 ) -> None:
     if _missing_in_one(baseline, candidate, key, label, warnings):
@@ -105,7 +114,8 @@ def _major_minor(version: str) -> tuple[int, ...] | None:
 
 
 def _compare_k6_version(
-    baseline: dict[str, Any], candidate: dict[str, Any],
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
     warnings: list[AnalysisWarning],
 ) -> None:
     if _missing_in_one(baseline, candidate, "k6_version", "k6 version", warnings):
@@ -127,7 +137,10 @@ def _numbers_differ(old: float, new: float) -> bool:
 
 
 def _compare_number(
-    baseline: dict[str, Any], candidate: dict[str, Any], key: str, label: str,
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
+    key: str,
+    label: str,
     warnings: list[AnalysisWarning],
 ) -> None:
     if _missing_in_one(baseline, candidate, key, label, warnings):
@@ -144,7 +157,8 @@ def _compare_number(
 
 
 def _compare_scenarios(
-    baseline: dict[str, Any], candidate: dict[str, Any],
+    baseline: dict[str, Any],
+    candidate: dict[str, Any],
     warnings: list[AnalysisWarning],
 ) -> None:
     if _missing_in_one(baseline, candidate, "scenarios", "scenarios", warnings):
@@ -163,7 +177,9 @@ def _compare_scenarios(
 
 
 def _compare_scenario(
-    name: str, old: dict[str, Any], new: dict[str, Any],
+    name: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
     warnings: list[AnalysisWarning],
 ) -> None:
     prefix = f"scenario {name!r}:"

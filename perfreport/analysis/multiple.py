@@ -24,7 +24,9 @@ CORRECTION_METHODS = ("bh", "holm")
 DEFAULT_CORRECTION = "bh"
 
 
-def adjust_p_values(p_values: Sequence[float], method: str = DEFAULT_CORRECTION) -> np.ndarray:
+def adjust_p_values(
+    p_values: Sequence[float], method: str = DEFAULT_CORRECTION
+) -> np.ndarray:
     """Return adjusted p-values in the input order, each in [0, 1].
 
     BH: ``p_adj(i) = min over j >= i of (m / j) p(j)`` over the ascending order.

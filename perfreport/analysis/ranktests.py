@@ -2,7 +2,7 @@
 
 This view assumes every request is independent of every other. Load-test
 latencies are not (see :mod:`perfreport.analysis.significance`), so on raw
-requests its p-value is far too small; it is offered as an extra view, for
+requests its p-value is far too small. It is offered as an extra view, for
 example on per-run summaries or on data thinned until it is independent.
 """
 
@@ -185,7 +185,9 @@ def _kth_difference(a_sorted: np.ndarray, b_sorted: np.ndarray, k: int) -> float
     stop = np.searchsorted(a_sorted, b_sorted - low, side="left")
     lengths = stop - first
     owner = np.repeat(np.arange(b_sorted.size), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(
+        np.cumsum(lengths) - lengths, lengths
+    )
     diffs = np.sort(b_sorted[owner] - a_sorted[np.repeat(first, lengths) + offsets])
     return float(diffs[k - count_low - 1])
 
@@ -196,8 +198,16 @@ def _thin(
     if max(a.size, b.size) <= SELECTION_MAX_SAMPLE:
         return a, b
     rng = np.random.default_rng(seed)
-    a_thin = a if a.size <= SELECTION_MAX_SAMPLE else rng.choice(a, SELECTION_MAX_SAMPLE, replace=False)
-    b_thin = b if b.size <= SELECTION_MAX_SAMPLE else rng.choice(b, SELECTION_MAX_SAMPLE, replace=False)
+    a_thin = (
+        a
+        if a.size <= SELECTION_MAX_SAMPLE
+        else rng.choice(a, SELECTION_MAX_SAMPLE, replace=False)
+    )
+    b_thin = (
+        b
+        if b.size <= SELECTION_MAX_SAMPLE
+        else rng.choice(b, SELECTION_MAX_SAMPLE, replace=False)
+    )
     warnings.append(
         AnalysisWarning(
             "hodges-lehmann-subsample",
