@@ -41,7 +41,9 @@ _RAW_CHUNK_BYTES = 1024 * 1024
 K6_CSV_HEADER = b"metric_name,timestamp,metric_value"
 # k6 v1.1.0 starts Metric lines with {"type":"Metric" and Point lines with
 # {"metric":"NAME","type":"Point".
-_K6_LINE_PREFIX = re.compile(r'^\{"(type":"(Metric|Point)"|metric":"[^"]*","type":"(Point|Metric)")')
+_K6_LINE_PREFIX = re.compile(
+    r'^\{"(type":"(Metric|Point)"|metric":"[^"]*","type":"(Point|Metric)")'
+)
 # The first lines are tried in turn, so one damaged line does not hide the kind.
 _LINES_TO_TRY = 5
 DOCUMENT_KINDS = (
@@ -117,7 +119,9 @@ class ByteSource:
                 pieces.append(self._inflater.decompress(raw))
             except zlib.error as error:
                 # Keep what was decoded: the lines before the damage are usable.
-                self.gzip_error = f"{error} at compressed byte {self.raw_position_bytes}"
+                self.gzip_error = (
+                    f"{error} at compressed byte {self.raw_position_bytes}"
+                )
                 self.gzip_incomplete = True
                 self._finished = True
                 break
@@ -161,7 +165,11 @@ def detect_kind(path: str | Path) -> str:
 
     head = read_head(path)
     if not head.strip():
-        raise InputError(path, "file is empty", hint="k6 writes nothing when it fails before the test starts; check the k6 run")
+        raise InputError(
+            path,
+            "file is empty",
+            hint="k6 writes nothing when it fails before the test starts; check the k6 run",
+        )
     text = _decode_text(path, head)
     stripped = text.lstrip("\ufeff \t\r\n")
 
@@ -175,14 +183,22 @@ def detect_kind(path: str | Path) -> str:
 
 def _decode_text(path: Path, head: bytes) -> str:
     if b"\x00" in head:
-        raise UnknownFormatError(path, "file is binary (it contains NUL bytes), not k6 output", hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`")
+        raise UnknownFormatError(
+            path,
+            "file is binary (it contains NUL bytes), not k6 output",
+            hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`",
+        )
     try:
         # A head cut inside a multi-byte character is still text.
         return head.decode("utf-8", errors="strict")
     except UnicodeDecodeError as error:
         if error.start >= len(head) - 3:
             return head[: error.start].decode("utf-8")
-        raise UnknownFormatError(path, f"file is binary (byte {error.start} is not UTF-8), not k6 output", hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`") from None
+        raise UnknownFormatError(
+            path,
+            f"file is binary (byte {error.start} is not UTF-8), not k6 output",
+            hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`",
+        ) from None
 
 
 def _is_k6_record_line(line: str) -> bool:
@@ -219,16 +235,28 @@ def _load_document(path: Path, head: str) -> Any:
     try:
         return json.loads(content)
     except ValueError as error:
-        raise UnknownFormatError(path, f"file starts like JSON but is not valid JSON ({error.msg} at line {error.lineno})", hint="pass k6's JSON output, a k6 summary file or a perfreport baseline") from None
+        raise UnknownFormatError(
+            path,
+            f"file starts like JSON but is not valid JSON ({error.msg} at line {error.lineno})",
+            hint="pass k6's JSON output, a k6 summary file or a perfreport baseline",
+        ) from None
 
 
 def _classify_document(path: Path, doc: Any) -> str:
     if not isinstance(doc, dict):
-        raise UnknownFormatError(path, f"file is a JSON {type(doc).__name__}, not a k6 run or summary", hint="pass k6's JSON output, a k6 summary file or a perfreport baseline")
+        raise UnknownFormatError(
+            path,
+            f"file is a JSON {type(doc).__name__}, not a k6 run or summary",
+            hint="pass k6's JSON output, a k6 summary file or a perfreport baseline",
+        )
     metrics = doc.get("metrics")
     if str(doc.get("format", "")).startswith("perfreport-baseline/"):
         return "baseline-perfreport"
-    if isinstance(doc.get("data"), dict) and "status" in doc and "resultType" in doc["data"]:
+    if (
+        isinstance(doc.get("data"), dict)
+        and "status" in doc
+        and "resultType" in doc["data"]
+    ):
         raise UnknownFormatError(path, _PROMETHEUS_MESSAGE)
     # handleSummary data has a root_group too, so its state and values go first.
     if isinstance(metrics, dict) and "state" in doc and _has_values(metrics):
@@ -241,7 +269,11 @@ def _classify_document(path: Path, doc: Any) -> str:
     if isinstance(metrics, dict) and _is_runbook(metrics):
         return "baseline-runbook"
     keys = ", ".join(sorted(map(str, doc))[:8])
-    raise UnknownFormatError(path, f"file is a JSON document of an unknown kind (top-level keys: {keys})", hint="pass k6's JSON output, a k6 summary file or a perfreport baseline")
+    raise UnknownFormatError(
+        path,
+        f"file is a JSON document of an unknown kind (top-level keys: {keys})",
+        hint="pass k6's JSON output, a k6 summary file or a perfreport baseline",
+    )
 
 
 def _has_values(metrics: dict[str, Any]) -> bool:
@@ -250,11 +282,14 @@ def _has_values(metrics: dict[str, Any]) -> bool:
 
 def _is_runbook(metrics: dict[str, Any]) -> bool:
     times = metrics.get("response_times")
-    return isinstance(times, dict) and any(str(k).endswith("_single_user_ms") for k in times)
+    return isinstance(times, dict) and any(
+        str(k).endswith("_single_user_ms") for k in times
+    )
 
 
 def _classify_document_head(path: Path, head: str) -> str:
     """Classify a document too large to parse by the keys in its head."""
+
     def has(key: str) -> bool:
         return re.search(rf'"{re.escape(key)}"\s*:', head) is not None
 
@@ -264,7 +299,11 @@ def _classify_document_head(path: Path, head: str) -> str:
         return "k6-handle-summary"
     if has("root_group"):
         return "k6-summary-export"
-    raise UnknownFormatError(path, "file is a large JSON document of an unknown kind, not k6 output", hint="pass the file written by `k6 run --out json=FILE`")
+    raise UnknownFormatError(
+        path,
+        "file is a large JSON document of an unknown kind, not k6 output",
+        hint="pass the file written by `k6 run --out json=FILE`",
+    )
 
 
 _PROMETHEUS_MESSAGE = (
@@ -277,7 +316,9 @@ def _describe_text(text: str, first_line: str) -> str:
     lowered = text[:2048].lower()
     if lowered.startswith(("<!doctype html", "<html")) or "<html" in lowered[:512]:
         return "file is an HTML page, not k6 output (a saved error or login page?); pass the file written by `k6 run --out json=FILE`"
-    if "redis_version:" in text or re.search(r"^# (Server|Stats|Memory|Clients)\s*$", text, re.M):
+    if "redis_version:" in text or re.search(
+        r"^# (Server|Stats|Memory|Clients)\s*$", text, re.MULTILINE
+    ):
         return "file is Redis INFO output, not a k6 run; read it as server data with perfreport.ingest.redis_info.read_redis_info"
     if text.startswith("# HELP ") or text.startswith("# TYPE "):
         return "file is Prometheus exposition text (/metrics), not a k6 run; query the Prometheus server instead"
