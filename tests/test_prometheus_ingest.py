@@ -19,16 +19,18 @@ from perfreport.ingest.prometheus import (
     MAX_POINTS_PER_SERIES,
     STAGING_PRESET,
     choose_step,
-    credentials_from_env,
     format_labels,
-    format_seconds,
     parse_time,
     read_prometheus_parquet,
     read_prometheus_response,
-    redact_url,
     resolve_queries,
     split_range,
     write_prometheus_parquet,
+)
+from perfreport.ingest.prometheus_http import (
+    credentials_from_env,
+    format_seconds,
+    redact_url,
 )
 
 DATA = Path(__file__).parent / "data" / "prometheus"

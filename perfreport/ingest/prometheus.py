@@ -32,31 +32,28 @@ the window and the step.
 from __future__ import annotations
 
 import json
-import logging
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from perfreport.errors import (
-    FormatVersionError,
-    InputError,
-    RemoteError,
-    UsageError,
+from perfreport.errors import FormatVersionError, InputError, UsageError
+from perfreport.ingest.prometheus_http import (
+    PrometheusAPIError,
+    check_status,
+    connect,
+    fetch_range,
+    redact_url,
 )
 from perfreport.model import AnalysisWarning
-
-logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = "perfreport-prometheus/1"
 METADATA_KEY = b"perfreport"
@@ -98,10 +95,6 @@ A report configuration may override entries by name; a copy is taken per use.
 """
 
 PRESETS: dict[str, dict[str, str]] = {"staging": STAGING_PRESET}
-
-TOKEN_ENV = "PERFREPORT_PROMETHEUS_TOKEN"
-USER_ENV = "PERFREPORT_PROMETHEUS_USER"
-PASSWORD_ENV = "PERFREPORT_PROMETHEUS_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -224,20 +217,6 @@ def _to_frame(rows: _Collected) -> pd.DataFrame:
     )
 
 
-def _check_status(payload: Any, where: str) -> Mapping[str, Any]:
-    """Return the ``data`` member of a success response; raise ValueError else."""
-    if not isinstance(payload, dict) or "status" not in payload:
-        raise ValueError("not a Prometheus API response (no 'status' member)")
-    if payload["status"] == "error":
-        raise _PrometheusError(
-            str(payload.get("errorType", "unknown")), str(payload.get("error", ""))
-        )
-    data = payload.get("data")
-    if payload["status"] != "success" or not isinstance(data, dict):
-        raise ValueError(f"unexpected status {payload['status']!r} in {where}")
-    return data
-
-
 def _server_warnings(
     payload: Mapping[str, Any], query: str, source: str
 ) -> list[AnalysisWarning]:
@@ -248,15 +227,6 @@ def _server_warnings(
         )
         for text in payload.get("warnings") or []
     ]
-
-
-class _PrometheusError(Exception):
-    """A ``{"status": "error"}`` response, before it is given a file or URL."""
-
-    def __init__(self, error_type: str, error: str) -> None:
-        super().__init__(f"Prometheus returned {error_type}: {error}")
-        self.error_type = error_type
-        self.error = error
 
 
 def _inf_warnings(
@@ -312,11 +282,11 @@ def read_prometheus_response(
     name = query_name or path.name.split(".")[0]
     payload = _load_json(path)
     try:
-        data = _check_status(payload, path.name)
+        data = check_status(payload, path.name)
         rows = _Collected()
         added = _collect_result(data, name, rows, path.name)
         rows.warnings += _server_warnings(payload, name, str(path))
-    except _PrometheusError as error:
+    except PrometheusAPIError as error:
         raise InputError(
             path,
             f"the saved response is an error: {error.error_type}: {error.error}",
@@ -442,12 +412,6 @@ def parse_time(text: str) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def format_seconds(seconds: float) -> str:
-    """Format seconds as Prometheus accepts them: ``15``, ``0.5``, no exponent."""
-    text = f"{seconds:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
 def choose_step(start: datetime, end: datetime, step_s: float | None = None) -> float:
     """Return ``step_s``, or the smallest ladder step that keeps a series whole.
 
@@ -487,33 +451,6 @@ def split_range(start: float, end: float, step_s: float) -> list[tuple[float, fl
 # --- live queries --------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """Return ``url`` without user, password, query string or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def credentials_from_env(
-    environ: Mapping[str, str] | None = None,
-) -> tuple[dict[str, str], tuple[str, str] | None]:
-    """Return (headers, basic auth) from the ``PERFREPORT_PROMETHEUS_*`` variables.
-
-    ``PERFREPORT_PROMETHEUS_TOKEN`` gives a bearer token and wins over
-    ``PERFREPORT_PROMETHEUS_USER``/``PERFREPORT_PROMETHEUS_PASSWORD``.
-    """
-    env = os.environ if environ is None else environ
-    token = env.get(TOKEN_ENV, "")
-    if token:
-        return {"Authorization": f"Bearer {token}"}, None
-    user = env.get(USER_ENV, "")
-    if user:
-        return {}, (user, env.get(PASSWORD_ENV, ""))
-    return {}, None
-
-
 def resolve_queries(
     queries: Mapping[str, str] | None, preset: str | None = None
 ) -> dict[str, str]:
@@ -542,8 +479,8 @@ def query_range(
 ) -> PromFrame:
     """Run each PromQL range query over [start, end] and join the results.
 
-    Credentials come from :func:`credentials_from_env`, or from a user and
-    password in ``url``, and are never logged. ``step_s`` defaults to
+    Credentials come from :func:`.prometheus_http.credentials_from_env`, or
+    from a user and password in ``url``, and are never logged. ``step_s`` defaults to
     :func:`choose_step`. Windows longer than 11,000 steps are fetched in chunks.
     Connection failures and HTTP 408/429/5xx are retried ``retries`` times with
     backoff. Raises :class:`RemoteError` naming the URL without credentials,
@@ -556,12 +493,12 @@ def query_range(
             f"({format_time(start)}); --end must be later than --start"
         )
     step = choose_step(start, end, step_s)
-    client = _connect(url, verify_tls, retries, environ)
+    client = connect(url, verify_tls, retries, environ)
     rows = _Collected()
     for name, promql in queries.items():
         added = 0
         for first, last in split_range(start.timestamp(), end.timestamp(), step):
-            payload = _fetch(client, promql, first, last, step, timeout_s, retries)
+            payload = fetch_range(client, promql, first, last, step, timeout_s, retries)
             added += _collect_result(payload["data"], name, rows, redact_url(url))
             rows.warnings += _server_warnings(payload, name, redact_url(url))
         if not added:
@@ -571,98 +508,6 @@ def query_range(
     return PromFrame(
         frame, dict(queries), redact_url(url), start, end, step, tuple(warnings)
     )
-
-
-def _connect(
-    url: str, verify_tls: bool, retries: int, environ: Mapping[str, str] | None
-) -> Any:
-    from prometheus_api_client import PrometheusConnect
-    from urllib3.util.retry import Retry
-
-    headers, auth = credentials_from_env(environ)
-    parts = urlsplit(url)
-    if auth is None and not headers and parts.username:
-        auth = (parts.username, parts.password or "")
-    retry = Retry(
-        total=retries,
-        backoff_factor=0.5,
-        status_forcelist=(408, 429, 500, 502, 503, 504),
-        allowed_methods=("GET",),
-        raise_on_status=False,
-    )
-    base = redact_url(url).rstrip("/")
-    return PrometheusConnect(
-        url=base, headers=headers, disable_ssl=not verify_tls, retry=retry, auth=auth
-    )
-
-
-def _fetch(
-    client: Any,
-    promql: str,
-    start: float,
-    end: float,
-    step_s: float,
-    timeout_s: float,
-    retries: int,
-) -> Mapping[str, Any]:
-    """Send one range query through the client's session; return the response."""
-    import requests
-
-    endpoint = f"{client.url}/api/v1/query_range"
-    params = {
-        "query": promql,
-        "start": format_seconds(start),
-        "end": format_seconds(end),
-        "step": format_seconds(step_s),
-    }
-    logger.debug(
-        "GET %s start=%s end=%s step=%s",
-        endpoint, params["start"], params["end"], params["step"],
-    )  # fmt: skip
-    try:
-        response = client._session.get(
-            endpoint,
-            params=params,
-            headers=client.headers,
-            auth=client.auth,
-            timeout=timeout_s,
-        )
-    except requests.RequestException as error:
-        raise RemoteError(
-            f"{endpoint}: request failed after {retries} retries: "
-            f"{_describe(error)}; check --url and that Prometheus is running"
-        ) from None
-    return _parse_http_response(response, redact_url(endpoint))
-
-
-def _parse_http_response(response: Any, where: str) -> Mapping[str, Any]:
-    """Return the decoded body of a success response; raise RemoteError else."""
-    try:
-        payload = response.json()
-    except ValueError:
-        raise RemoteError(
-            f"{where}: HTTP {response.status_code}, the body is not JSON; "
-            "check that --url points at Prometheus"
-        ) from None
-    try:
-        _check_status(payload, where)
-        return payload
-    except _PrometheusError as error:
-        raise RemoteError(
-            f"{where}: HTTP {response.status_code}, Prometheus returned "
-            f"{error.error_type}: {error.error}"
-        ) from None
-    except ValueError as error:
-        raise RemoteError(f"{where}: HTTP {response.status_code}, {error}") from None
-
-
-def _describe(error: Exception) -> str:
-    """Name a requests failure by its OS error, e.g. ``Connection refused``."""
-    # str(error) repeats the request's URL; only the errno text is kept from it.
-    found = re.search(r"\[Errno -?\d+\] ([^'\"\)\]]+)", str(error))
-    if found:
-        return found.group(1).strip()
-    return type(error).__name__
 
 
 # --- the window of a k6 run ----------------------------------------------------
