@@ -164,6 +164,15 @@ def test_reduction_against_baseline_file_number():
     assert result.baseline_source == "baseline file"
 
 
+def test_results_render_as_html():
+    result = connection_reduction(_series([3.0, 3.0]), 0.0)
+    page = result._repr_html_()
+
+    assert "<caption>ConnectionReduction</caption>" in page
+    assert "<tr><th>candidate_mean_connections</th><td>3</td></tr>" in page
+    assert "<li>baseline window has 0 connections" in page
+
+
 def test_reduction_with_zero_baseline_warns():
     result = connection_reduction(_series([3.0, 3.0]), 0.0)
     assert result.reduction_percent is None

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from perfreport.analysis.server import FieldTableHTML
 from perfreport.analysis.trend import mann_kendall
 from perfreport.model import AnalysisWarning
 
@@ -58,7 +59,7 @@ class LeakThresholds:
 
 
 @dataclass(frozen=True)
-class MemoryTrend:
+class MemoryTrend(FieldTableHTML):
     """The trend of one memory series over its steady phase.
 
     Slopes are in bytes per hour over ``steady_start``..``steady_end``;

@@ -12,9 +12,10 @@ both are left out of means, minimums and percentiles and counted instead.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,25 @@ Window = tuple[datetime, datetime]
 # A time step this much longer than the series' usual step is a gap in the
 # data (Prometheus leaves out the points of a range query that have no data).
 GAP_FACTOR = 1.5
+
+
+class FieldTableHTML:
+    """Mixin that shows a frozen result in Jupyter as a field table with footnotes."""
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for item in fields(self):  # type: ignore[arg-type]
+            if item.name == "warnings":
+                continue
+            value = getattr(self, item.name)
+            text = f"{value:.6g}" if isinstance(value, float) else str(value)
+            rows.append(f"<tr><th>{item.name}</th><td>{html.escape(text)}</td></tr>")
+        notes = "".join(
+            f"<li>{html.escape(w.message)}</li>" for w in getattr(self, "warnings", ())
+        )
+        title = html.escape(type(self).__name__)
+        footer = f"<ol>{notes}</ol>" if notes else ""
+        return f"<table><caption>{title}</caption>{''.join(rows)}</table>{footer}"
 
 
 def select_series(
@@ -60,7 +80,7 @@ def select_series(
 
 
 @dataclass(frozen=True)
-class SeriesSummary:
+class SeriesSummary(FieldTableHTML):
     """Statistics of one series over its finite points.
 
     ``n_gaps`` counts NaN points, ``n_infinite`` the ``±inf`` points; neither
@@ -160,7 +180,7 @@ def _seconds(index: pd.Index) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ConnectionReduction:
+class ConnectionReduction(FieldTableHTML):
     """Database connections of a candidate run against a baseline.
 
     ``reduction_percent`` is ``(baseline - candidate) / baseline * 100`` on the
@@ -294,7 +314,7 @@ def _p95(values: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class CacheHitRatio:
+class CacheHitRatio(FieldTableHTML):
     """A cache hit ratio (0..1) over a window, and where it was measured.
 
     ``source`` names the evidence (``prometheus cache_hit_ratio``, ``redis
