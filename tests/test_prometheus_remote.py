@@ -132,6 +132,26 @@ def test_server_warnings_become_warnings(scripted):
     assert result.warnings[0].message == "up: Prometheus warned: partial result"
 
 
+def test_quantile_inf_flagged_as_lower_bound(scripted):
+    body = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {}, "values": [[1767607200, "+Inf"]]}],
+        },
+    }
+    server = scripted((200, body))
+    promql = "histogram_quantile(0.99, sum by (le) (rate(latency_bucket[1m])))"
+    result = query_range(_url(server), {"p99": promql}, START, END, 15, environ={})
+
+    assert result.frame["infinite"].tolist() == [True]
+    assert result.warnings[0].message == (
+        "p99: 1 point(s) are +Inf or -Inf (the quantile lies in the +Inf bucket, "
+        "so it is at least the largest finite bucket bound, not a measured "
+        "value); they are flagged and left out of averages"
+    )
+
+
 def test_error_response_raises_with_error_type(scripted):
     server = scripted((400, BAD_DATA))
     url = _url(server, "ops:hunter2@")
