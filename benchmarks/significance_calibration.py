@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = 100 if options.quick else 1000
     phi = options.phi
 
-    print(f"AR(1) phi={phi}, alpha=0.05, {runs} runs per row")
+    print(f"AR(1) phi={phi}, alpha=0.05, {runs} runs per row", flush=True)
     print(
         f"binomial 99.9% upper bound of the false-alarm share: {upper_bound(runs):.3f}"
     )
@@ -117,13 +117,16 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         rates = rejection_rates(runs, n, phi, 1.0, seed=n)
         elapsed = time.perf_counter() - start
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in rates.items())
-        print(f"A/A n={n}: false alarms {shown} ({elapsed:.0f} s)")
+        summary = ", ".join(f"{k} {v:.3f}" for k, v in rates.items())
+        print(f"A/A n={n}: false alarms {summary} ({elapsed:.0f} s)", flush=True)
         naive = naive_rejection_rate(runs, n, phi, seed=n + 1)
-        print(f"A/A n={n}: naive Mann-Whitney on all requests rejects {naive:.3f}")
+        print(
+            f"A/A n={n}: naive Mann-Whitney on all requests rejects {naive:.3f}",
+            flush=True,
+        )
         rates = rejection_rates(runs, n, phi, 1.10, seed=n + 2)
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in rates.items())
-        print(f"A/B n={n}, +10%: detected {shown}")
+        summary = ", ".join(f"{k} {v:.3f}" for k, v in rates.items())
+        print(f"A/B n={n}, +10%: detected {summary}", flush=True)
 
     compare_s, load_s = time_million(phi)
     print(

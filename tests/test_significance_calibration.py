@@ -1,7 +1,7 @@
 """Calibration and power of the block bootstrap on time-correlated latency series.
 
 Two simulated runs with no real difference (A/A) must be called significant no
-more often than alpha allows; a true 10 % rise in p(95) must be found in at least
+more often than alpha allows. A true 10 % rise in p(95) must be found in at least
 80 % of runs. A naive per-request test on the same A/A data is shown to fail.
 The larger version is benchmarks/significance_calibration.py.
 """
@@ -13,7 +13,10 @@ import math
 import numpy as np
 from scipy import signal, stats
 
-from perfreport.analysis.significance import estimate_changes
+from perfreport.analysis.significance import (
+    estimate_changes,
+    estimate_proportion_change,
+)
 
 PHI = 0.85
 ALPHA = 0.05
@@ -83,3 +86,35 @@ def test_interval_covers_true_change() -> None:
         covered += estimate.ci_low_pct <= 10.0 <= estimate.ci_high_pct
     # 95 % intervals: too few covering runs has a chance below 0.1 %.
     assert covered >= stats.binom.ppf(0.001, runs, 0.95)
+
+
+def bursty_errors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Return ``n`` booleans where errors come in bursts of about 20 requests."""
+    # Alternate ok stretches (mean 1000 requests) and error bursts (mean 20), so
+    # about 2 % of requests fail. The series starts at a random point.
+    pieces = 2 * (n // 500 + 10)
+    lengths = np.empty(pieces, dtype=np.int64)
+    lengths[0::2] = rng.geometric(0.001, pieces // 2)
+    lengths[1::2] = rng.geometric(0.05, pieces // 2)
+    states = np.tile([False, True], pieces // 2)
+    series = np.repeat(states, lengths)
+    offset = int(rng.integers(0, 1000))
+    return series[offset : offset + n]
+
+
+def test_proportion_aa_false_alarms_within_alpha() -> None:
+    runs, n = 100, 20_000
+    rng = np.random.default_rng(31)
+    rejected = naive_rejected = 0
+    for run in range(runs):
+        a, b = bursty_errors(rng, n), bursty_errors(rng, n)
+        estimate = estimate_proportion_change(
+            a, b, lower_is_better=True, seed=run, min_effect=0.0
+        )
+        rejected += estimate.significant
+        # Two-proportion z-test, as if every request were independent.
+        pooled = (a.sum() + b.sum()) / (2 * n)
+        z = (b.mean() - a.mean()) / math.sqrt(2 * pooled * (1 - pooled) / n)
+        naive_rejected += 2 * stats.norm.sf(abs(z)) < ALPHA
+    assert rejected <= false_alarm_bound(runs)
+    assert naive_rejected > 3 * false_alarm_bound(runs)
