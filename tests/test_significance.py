@@ -250,7 +250,7 @@ def test_block_length_grows_with_correlation() -> None:
     assert theory / 2 < block < theory * 2
 
 
-# ---------------------------------------------------------------- throughput, proportions
+# ------------------------------------------------------------ throughput, proportions
 
 
 def test_per_second_counts_drop_partial_last_second() -> None:
@@ -316,7 +316,7 @@ def test_proportion_rejects_non_binary() -> None:
         )
 
 
-# ---------------------------------------------------------------- verdicts and corrections
+# ------------------------------------------------------------ verdicts and corrections
 
 
 def test_verdict_rule() -> None:
@@ -331,7 +331,8 @@ def test_verdict_rule() -> None:
 
 
 def test_benjamini_hochberg_by_hand() -> None:
-    # Sorted: 0.005, 0.01, 0.03, 0.04 -> x4/1, x4/2, x4/3, x4/4 = 0.02, 0.02, 0.04, 0.04.
+    # Sorted: 0.005, 0.01, 0.03, 0.04 -> x4/1, x4/2, x4/3, x4/4
+    # = 0.02, 0.02, 0.04, 0.04, already non-decreasing.
     adjusted = adjust_p_values([0.01, 0.04, 0.03, 0.005], "bh")
     assert adjusted.tolist() == pytest.approx([0.02, 0.04, 0.04, 0.02])
 

@@ -33,7 +33,7 @@ def ar1_latencies(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def false_alarm_bound(runs: int) -> int:
-    """Return the most rejections a correct alpha-level test gives with 99.9 % chance."""
+    """Return the max rejections a correct alpha-level test gives with 99.9 % chance."""
     return int(stats.binom.ppf(0.999, runs, ALPHA))
 
 

@@ -1,4 +1,4 @@
-"""Tests of the Mann-Whitney / Hodges-Lehmann view against scipy and textbook formulas."""
+"""Tests of the Mann-Whitney / Hodges-Lehmann view against scipy and textbooks."""
 
 from __future__ import annotations
 
@@ -87,7 +87,8 @@ def test_interval_covers_true_shift() -> None:
         a, b = rng.normal(size=30), rng.normal(size=25) + 1.0
         view = mann_whitney_view(a, b, 0.9)
         covered += view.shift_ci_low <= 1.0 <= view.shift_ci_high
-    # Coverage is at least 90 % by construction; 200 draws allow about 4 points of noise.
+    # Coverage is at least 90 % by construction, and 200 draws allow about 4
+    # points of noise.
     assert covered / 200 >= 0.86
 
 

@@ -40,7 +40,7 @@ QUANTILE_ERROR_BOUND = math.sqrt(1.0 + BIN_RELATIVE_WIDTH) - 1.0
 
 @dataclass(frozen=True)
 class BlockPlan:
-    """The sub-block grid of one run: ``n_sub`` sub-blocks of ``sub_length`` requests."""
+    """The sub-block grid of one run: ``n_sub`` sub-blocks of ``sub_length`` each."""
 
     n: int
     sub_length: int
@@ -58,12 +58,12 @@ class BlockPlan:
 
     @property
     def n_blocks(self) -> float:
-        """Run length in blocks, the number of independent pieces the bootstrap resamples."""
+        """Run length in blocks: the independent pieces the bootstrap resamples."""
         return self.n / self.block_length
 
 
 def plan_blocks(n: int, block_length: int) -> BlockPlan:
-    """Return the sub-block grid for a run of ``n`` requests and a requested block length.
+    """Return the sub-block grid for ``n`` requests and a requested block length.
 
     The returned block length is ``block_length`` rounded up to a multiple of the
     sub-block length, and grown further when the run would otherwise have more

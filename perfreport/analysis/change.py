@@ -182,6 +182,7 @@ def parse_statistic(statistic: str) -> tuple[str, float | None]:
 
 
 def to_seconds(times: np.ndarray) -> np.ndarray:
+    """Return timestamps as float seconds; int64 is read as nanoseconds."""
     times = np.asarray(times)
     if np.issubdtype(times.dtype, np.datetime64):
         return times.astype("datetime64[ns]").astype(np.int64) / 1e9
@@ -192,6 +193,8 @@ def to_seconds(times: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class PreparedSeries:
+    """A run's finite values in time order, with warnings about what was dropped."""
+
     values: np.ndarray
     warnings: tuple[AnalysisWarning, ...]
 
@@ -232,6 +235,7 @@ def _dependence_series(values: np.ndarray) -> np.ndarray:
 
 
 def choose_block_length(baseline: np.ndarray, candidate: np.ndarray) -> int:
+    """Return the larger Politis-White block length of the two runs, rounded up."""
     lengths = [
         politis_white_block_length(_dependence_series(series))
         for series in (baseline, candidate)
@@ -258,7 +262,7 @@ def decide_verdict(
     min_effect: float,
     lower_is_better: bool,
 ) -> str:
-    """Apply the verdict rule of :mod:`perfreport.analysis.significance` to one comparison.
+    """Apply the verdict rule of :mod:`~perfreport.analysis.significance` to one change.
 
     ``change`` is the relative change (None when the baseline is not positive,
     then ``difference`` gives the direction and any change passes ``min_effect``).
@@ -414,8 +418,8 @@ def check_block_counts(
                     "few-blocks",
                     f"{run}: {plan.n} {unit} make only {plan.n_blocks:.1f} blocks of "
                     f"{plan.block_length}; a {confidence:.1%} interval needs "
-                    f"{recommended} blocks ({recommended * plan.block_length} {unit}), so it "
-                    f"may be too narrow",
+                    f"{recommended} blocks ({recommended * plan.block_length} "
+                    f"{unit}), so it may be too narrow",
                 )
             )
     return warnings, testable
@@ -424,6 +428,7 @@ def check_block_counts(
 def percentile_warning(
     q: float, sizes: tuple[int, int], statistic: str
 ) -> AnalysisWarning | None:
+    """Return a warning when either run has too few requests beyond the percentile."""
     tail = min(q, 1.0 - q)
     # Rounding first keeps 10 / (1 - 0.999) at 10000 despite binary fractions.
     needed = math.inf if tail == 0 else math.ceil(round(TAIL_REQUESTS / tail, 6))

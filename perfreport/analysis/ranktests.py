@@ -120,7 +120,7 @@ def u_null_cdf(m: int, n: int) -> np.ndarray:
 
 
 def interval_rank(m: int, n: int, confidence: float) -> int:
-    """Return k: the interval runs from the k-th smallest to the k-th largest difference.
+    """Return k: the interval is the k-th smallest to the k-th largest difference.
 
     0 means no finite interval reaches the confidence.
     """

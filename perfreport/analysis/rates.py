@@ -46,8 +46,8 @@ def _compare_means(
     else:
         rule = f"block length {block_length} {unit}"
     plans = (
-        bootstrap.plan_blocks(max(series[0].size, 1), block_length),
-        bootstrap.plan_blocks(max(series[1].size, 1), block_length),
+        bootstrap.plan_blocks(series[0].size, block_length),
+        bootstrap.plan_blocks(series[1].size, block_length),
     )
     used_length = max(plan.block_length for plan in plans)
     block_warnings, testable = check_block_counts(plans, settings.confidence, unit)

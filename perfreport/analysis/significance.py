@@ -161,8 +161,8 @@ def estimate_changes(
     else:
         rule = f"block length {block_length}"
     plans = (
-        bootstrap.plan_blocks(max(sizes[0], 1), block_length),
-        bootstrap.plan_blocks(max(sizes[1], 1), block_length),
+        bootstrap.plan_blocks(sizes[0], block_length),
+        bootstrap.plan_blocks(sizes[1], block_length),
     )
     used_length = max(plan.block_length for plan in plans)
     block_warnings, testable = check_block_counts(plans, confidence, "requests")
