@@ -429,8 +429,8 @@ def recommendations(
         for row in result.by_verdict("NO DATA"):
             optional = " (optional criterion)" if row.criterion.optional else ""
             items.append(
-                f"Provide the data for '{row.criterion.name}' on {row.run}{optional}: "
-                f"{row.reason}."
+                f"'{row.criterion.name}' on {row.run} has no verdict{optional}: "
+                f"{row.reason}. Provide the missing data or rerun before sign-off."
             )
     for change in changes:
         if change.verdict == "worse" and change.endpoint:
@@ -646,6 +646,7 @@ def _add_memory(
     from perfreport.analysis.memory import memory_trend
 
     verdicts: list[bool | None] = []
+    reasons: list[str] = []
     for query in MEMORY_QUERIES:
         series = _window_series(frames, query, run)
         if series is None:
@@ -665,6 +666,7 @@ def _add_memory(
             )
         )
         verdicts.append(trend.is_leak)
+        reasons.append(f"{query} {trend.verdict} ({trend.reason})")
     if not verdicts:
         return figures
     leak: bool | None = None
@@ -672,9 +674,7 @@ def _add_memory(
         leak = True
     elif all(v is False for v in verdicts):
         leak = False
-    reason = "" if leak is not None else "every memory trend was inconclusive: " + "; ".join(
-        row.note for row in data.system if row.run == run.name
-    )
+    reason = "" if leak is not None else "; ".join(reasons)
     return replace(figures, memory_leak=leak, memory_reason=reason)
 
 

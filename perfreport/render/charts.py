@@ -28,7 +28,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from perfreport.model import Run  # noqa: E402
 
 A4_WIDTH_IN = 6.7
-CHART_HEIGHT_IN = 2.9
+CHART_HEIGHT_IN = 2.7
 PNG_DPI = 200
 TARGET_WINDOWS = 40
 PERCENTILES = (50.0, 95.0, 99.0)
@@ -182,8 +182,8 @@ def endpoint_bars(
         return None
     endpoints = list(dict.fromkeys(values_ms["endpoint"]))
     runs = list(dict.fromkeys(values_ms["run"]))
-    height = max(CHART_HEIGHT_IN, 0.9 + 0.28 * len(endpoints) * max(len(runs), 1))
-    figure = _new_figure(min(height, 9.0))
+    height = max(CHART_HEIGHT_IN, 1.2 + 0.16 * len(endpoints) * max(len(runs), 1))
+    figure = _new_figure(min(height, 8.0))
     axes = figure.add_subplot()
     bar_height = 0.8 / len(runs)
     positions = np.arange(len(endpoints))
@@ -250,20 +250,20 @@ def gauge_over_time(
 ) -> Figure | None:
     """Plot gauge readings over time, one line per named series.
 
-    Each series has a UTC DatetimeIndex; the x axis is seconds since the
-    earliest reading. Used for database connections and memory from Prometheus.
+    Each series has a UTC DatetimeIndex; the x axis is seconds since that
+    series' first reading, so runs recorded one after another overlay. Used for
+    database connections and memory from Prometheus.
     """
     series = {name: s.dropna() for name, s in series.items() if s is not None}
     series = {name: s for name, s in series.items() if not s.empty}
     if not series:
         return None
-    start = min(s.index.min() for s in series.values())
     figure = _new_figure()
     axes = figure.add_subplot()
     for name, values in series.items():
-        elapsed_s = (values.index - start).total_seconds()
+        elapsed_s = (values.index - values.index.min()).total_seconds()
         axes.plot(elapsed_s, values.to_numpy(), label=plain_label(name))
-    axes.set_xlabel("elapsed time (s)")
+    axes.set_xlabel("elapsed time since each series' start (s)")
     axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=0)
     axes.set_title(title)
