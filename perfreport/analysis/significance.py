@@ -52,6 +52,7 @@ from perfreport.analysis.change import (
 )
 from perfreport.analysis.comparability import check_comparability
 from perfreport.analysis.multiple import DEFAULT_CORRECTION, adjust_p_values
+from perfreport.analysis.percentiles import k6_average
 from perfreport.analysis.ranktests import MannWhitneyView, mann_whitney_view
 from perfreport.analysis.rates import (
     estimate_proportion_change,
@@ -201,11 +202,12 @@ def estimate_changes(
 def _point_values(
     baseline: np.ndarray, candidate: np.ndarray, kind: str, q: float | None
 ) -> tuple[float, float]:
+    # k6's definitions: the mean sums in arrival order, percentiles interpolate.
     def one(values: np.ndarray) -> float:
         if values.size == 0:
             return math.nan
         if kind == "mean":
-            return float(np.mean(values))
+            return k6_average(values)
         if kind == "min":
             return float(np.min(values))
         if kind == "max":
