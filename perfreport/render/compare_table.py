@@ -36,8 +36,10 @@ def _p_value(row: Any) -> str:
 
 
 def _verdict(row: Any) -> str:
+    if row.verdict == "untested" and row.lower_is_better is pd.NA:
+        return ""
     verdict = VERDICT_MARKS.get(row.verdict, str(row.verdict))
-    if row.verdict == "untested" and row.direction:
+    if row.verdict == "untested" and isinstance(row.direction, str):
         return f"{row.direction} (untested)"
     return verdict
 

@@ -1,4 +1,4 @@
-// Smoke: 2 users for 2 s, for tests that need a real k6 run in a few seconds.
+// Smoke: 2 users for 2 s (SMOKE_DURATION overrides it), for tests that need a real k6 run in a few seconds.
 import { dashboardVisit, writeSummary, COMMON_THRESHOLDS } from './lib.js';
 
 export const options = {
@@ -6,7 +6,7 @@ export const options = {
     smoke: {
       executor: 'constant-vus',
       vus: 2,
-      duration: '2s',
+      duration: __ENV.SMOKE_DURATION || '2s',
       exec: 'visit',
     },
   },
