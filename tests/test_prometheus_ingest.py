@@ -155,6 +155,24 @@ def test_vector_and_labels():
     assert frame["time"].iloc[0] == pd.Timestamp(1717236015.5, unit="s", tz="UTC")
 
 
+def test_native_histogram_series_warned(tmp_path):
+    path = tmp_path / "native.json"
+    series = {"metric": {"job": "api"}, "histograms": [[1717236015, {"count": "3"}]]}
+    payload = {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": [series]},
+    }
+    path.write_text(json.dumps(payload))
+    result = read_prometheus_response(path, "latency")
+
+    assert result.frame.empty
+    codes = [w.code for w in result.warnings]
+    assert codes == ["native-histogram", "no-data"]
+    assert (
+        'series {job="api"} has native histogram samples' in result.warnings[0].message
+    )
+
+
 def test_scalar_result():
     result = read_prometheus_response(DATA / "scalar-result.json", "answer")
     assert result.frame["value"].tolist() == [42.0]

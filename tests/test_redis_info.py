@@ -120,6 +120,18 @@ def test_malformed_line_names_file_and_line(tmp_path):
     )
 
 
+def test_auth_error_output_rejected(tmp_path):
+    path = tmp_path / "info.txt"
+    path.write_text("NOAUTH Authentication required.\n")
+    with pytest.raises(InputError) as raised:
+        read_redis_info(path)
+    assert str(raised.value) == (
+        f"{path}:1: this is a redis-cli error, not INFO output: "
+        "'NOAUTH Authentication required.'; run redis-cli with REDISCLI_AUTH set "
+        "(or -a PASSWORD) and save again"
+    )
+
+
 def test_missing_counter_is_input_error(tmp_path):
     info = parse_redis_info("# Server\nredis_version:7.0.15\n", "server.txt")
     with pytest.raises(InputError, match="server.txt: no keyspace_hits field"):

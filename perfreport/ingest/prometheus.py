@@ -183,6 +183,8 @@ def _collect_result(
     added = 0
     for series in result:
         labels = {str(k): str(v) for k, v in (series.get("metric") or {}).items()}
+        if "histograms" in series or "histogram" in series:
+            into.warnings.append(_native_histogram_warning(query, labels, where))
         samples = series.get("values") if kind == "matrix" else [series.get("value")]
         for stamp, text in samples or []:
             into.times.append(float(stamp))
@@ -191,6 +193,19 @@ def _collect_result(
             into.values.append(str(text))
             added += 1
     return added
+
+
+def _native_histogram_warning(
+    query: str, labels: Mapping[str, str], where: str
+) -> AnalysisWarning:
+    # Native histograms (Prometheus 2.40+) send bucket sets, not float values.
+    return AnalysisWarning(
+        "native-histogram",
+        f"{query}: series {format_labels(labels)} has native histogram samples, "
+        "which perfreport does not read; wrap the query in histogram_quantile() "
+        "or histogram_count() to get float values",
+        where,
+    )
 
 
 def _to_frame(rows: _Collected) -> pd.DataFrame:

@@ -104,6 +104,14 @@ def parse_redis_info(text: str, source: str = "<input>") -> RedisInfo:
     Raises :class:`InputError` (naming ``source`` and the line) for a line that
     is neither a header, blank nor ``key:value``, and for text with no fields.
     """
+    first_line = text.lstrip().split("\n", 1)[0].strip()
+    if first_line.startswith(("NOAUTH", "WRONGPASS", "ERR", "Could not connect")):
+        raise InputError(
+            source,
+            f"this is a redis-cli error, not INFO output: {first_line[:80]!r}",
+            line=1,
+            hint="run redis-cli with REDISCLI_AUTH set (or -a PASSWORD) and save again",
+        )
     sections: dict[str, dict[str, Value]] = {}
     current = sections.setdefault("", {})
     for number, raw in enumerate(text.splitlines(), start=1):
