@@ -297,33 +297,46 @@ def _input_summary(run: Run, role: str) -> InputSummary:
 # ------------------------------------------------------------------------- findings
 
 
+FALLBACK_STATISTICS = ("p(95)", "p(90)", "med", "avg")
+
+
 def endpoint_changes(
     comparison: Any | None, *, statistic: str = ENDPOINT_STATISTIC
 ) -> list[EndpointChange]:
-    """Return the latency ``statistic`` per endpoint (whole metric first) per run."""
+    """Return the latency ``statistic`` per endpoint (whole metric first) per run.
+
+    When the comparison lacks ``statistic`` (a runbook baseline file has only
+    averages), the first of :data:`FALLBACK_STATISTICS` it has is used.
+    """
     frame = getattr(comparison, "frame", None)
     if frame is None or frame.empty:
         return []
-    rows = frame[(frame["metric"] == LATENCY_METRIC) & (frame["statistic"] == statistic)]
-    rows = rows.sort_values(["run", "endpoint"], kind="stable")
-    return [
-        EndpointChange(
-            run=str(row["run"]),
-            endpoint=str(row["endpoint"]),
-            statistic=statistic,
-            baseline_ms=_float(row["baseline"]),
-            candidate_ms=_float(row["candidate"]),
-            change_pct=_float(row["change_pct"]),
-            ci_low_pct=_float(row.get("ci_low_pct")),
-            ci_high_pct=_float(row.get("ci_high_pct")),
-            p_value=_float(row.get("p_adjusted")),
-            verdict=str(row.get("verdict") or "untested"),
-            method=str(row.get("method") or ""),
-            n_baseline=_int(row.get("n_baseline")),
-            n_candidate=_int(row.get("n_candidate")),
-        )
-        for _, row in rows.iterrows()
-    ]
+    latency = frame[frame["metric"] == LATENCY_METRIC]
+    latency = latency[latency["baseline"].notna() & latency["candidate"].notna()]
+    present = set(latency["statistic"])
+    chosen = next((s for s in (statistic, *FALLBACK_STATISTICS) if s in present), None)
+    if chosen is None:
+        return []
+    rows = latency[latency["statistic"] == chosen].sort_values(["run", "endpoint"], kind="stable")
+    return [_endpoint_change(row, chosen) for _, row in rows.iterrows()]
+
+
+def _endpoint_change(row: pd.Series, statistic: str) -> EndpointChange:
+    return EndpointChange(
+        run=str(row["run"]),
+        endpoint=str(row["endpoint"]),
+        statistic=statistic,
+        baseline_ms=_float(row["baseline"]),
+        candidate_ms=_float(row["candidate"]),
+        change_pct=_float(row["change_pct"]),
+        ci_low_pct=_float(row.get("ci_low_pct")),
+        ci_high_pct=_float(row.get("ci_high_pct")),
+        p_value=_float(row.get("p_adjusted")),
+        verdict=str(row.get("verdict") or "untested"),
+        method=str(row.get("method") or ""),
+        n_baseline=_int(row.get("n_baseline")),
+        n_candidate=_int(row.get("n_candidate")),
+    )
 
 
 def _float(value: Any) -> float | None:

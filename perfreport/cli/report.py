@@ -145,8 +145,8 @@ def _prepare(
         known = set()
         for run in ([baseline] if baseline else []) + runs:
             known |= set(run.metrics)
-            if run.summary is not None:
-                known |= set(run.summary["metric"].astype(str))
+            if run.statistics is not None:
+                known |= set(run.statistics["metric"].astype(str))
         check_metric_names(criteria, known)
     return baseline, runs, criteria, _server(inputs, baseline, runs)
 
@@ -269,6 +269,8 @@ def check_command(
     base_run, runs, criteria_set, server = _prepare(inputs, criteria_required=True)
     assert criteria_set is not None
     result = evaluate_criteria(criteria_set, base_run, runs, server=server.figures)
+    for warning in [*server.warnings, *result.warnings]:
+        typer.echo(f"Warning: {warning.message}", err=True)
     if output_format is CheckFormat.json:
         sys.stdout.write(json_report.dumps(json_report.criteria_document(result)))
     else:

@@ -28,7 +28,7 @@ VERDICT_TEXT = {"better": "better", "worse": "worse", "~": "~ (no significant ch
 CHART_SECTIONS = {
     "latency": "response",
     "latency-cdf": "response",
-    "endpoint-p95": "response",
+    "endpoint-latency": "response",
     "cache-hit-rate": "cache",
     "db-connections": "database",
     "throughput": "reliability",
@@ -167,13 +167,20 @@ def _response_sections(report: Report) -> list[dict[str, Any]]:
                         "interval": _interval(c),
                         "p": f"{c.p_value:.3g}" if c.p_value is not None else "",
                         "verdict": VERDICT_TEXT.get(c.verdict, c.verdict),
-                        "n": f"{number(c.n_baseline)} / {number(c.n_candidate)}",
+                        "n": _sizes(c),
                     }
                     for c in changes
                 ],
             }
         )
     return sections
+
+
+def _sizes(change: EndpointChange) -> str:
+    if change.n_baseline is None and change.n_candidate is None:
+        return ""
+    sizes = [number(n) if n is not None else "?" for n in (change.n_baseline, change.n_candidate)]
+    return " / ".join(sizes)
 
 
 def _response_missing(report: Report) -> str:
@@ -241,12 +248,21 @@ def _reliability_rows(report: Report) -> list[dict[str, str]]:
 def _charts_by_section(
     items: list[ReportChart], chart_src: Callable[[ReportChart], str | None]
 ) -> dict[str, list[dict[str, str]]]:
+    """Group charts by report section; charts left out for one reason share one line."""
     sections: dict[str, list[dict[str, str]]] = {}
     for chart in items:
         kind = next((k for k in CHART_SECTIONS if k in chart.key), "response")
-        section = CHART_SECTIONS[kind]
+        entries = sections.setdefault(CHART_SECTIONS[kind], [])
         src = chart_src(chart) if chart.figure is not None else None
-        sections.setdefault(section, []).append(
-            {"title": chart.title, "src": src or "", "missing": "" if src else chart.missing}
-        )
+        if src:
+            entries.append({"title": chart.title, "src": src, "missing": ""})
+            continue
+        same = next((e for e in entries if not e["src"] and e["reason"] == chart.missing), None)
+        if same is None:
+            entries.append(
+                {"title": chart.title, "src": "", "missing": chart.missing, "reason": chart.missing}
+            )
+        else:
+            same["count"] = same.get("count", 1) + 1
+            same["title"] = f"{same['count']} charts left out"
     return sections

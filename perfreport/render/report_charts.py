@@ -50,11 +50,14 @@ def report_charts(baseline: Run | None, runs: Sequence[Run], report: Report) -> 
                 no_points,
             )
         )
+    statistic = report.endpoint_changes[0].statistic if report.endpoint_changes else "p(95)"
     items.append(
         ReportChart(
-            "endpoint-p95",
-            "p95 per endpoint, before and after",
-            charts.endpoint_bars(_endpoint_values(report), baseline_name=report.baseline),
+            "endpoint-latency",
+            f"{statistic} per endpoint, before and after",
+            charts.endpoint_bars(
+                _endpoint_values(report), statistic=statistic, baseline_name=report.baseline
+            ),
             "no per-endpoint comparison (a baseline and a run are both needed)",
         )
     )
