@@ -28,6 +28,7 @@ dictionary-encoded, plus the run's metadata (see :mod:`perfreport.ingest.parquet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -104,8 +105,8 @@ class Run:
 
     ``points`` is the points frame described in this module's docstring, or None
     when the source has only precomputed statistics (a k6 summary file or a
-    baseline file); those are in ``summary`` as a long frame with the columns
-    ``metric``, ``endpoint``, ``statistic``, ``value``, ``unit``.
+    baseline file); those are in ``statistics`` as a long frame with the columns
+    ``metric``, ``endpoint``, ``statistic``, ``value``, ``unit``, ``n``.
     ``duration_s`` is k6's test-run duration when the source records it
     (handleSummary's ``state.testRunDurationMs``), else None.
     ``k6_thresholds`` maps a metric (or sub-metric) name to ``{expression: ok}``
@@ -117,7 +118,7 @@ class Run:
     kind: str
     points: pd.DataFrame | None = None
     metrics: dict[str, MetricDef] = field(default_factory=dict)
-    summary: pd.DataFrame | None = None
+    statistics: pd.DataFrame | None = None
     duration_s: float | None = None
     k6_thresholds: dict[str, dict[str, bool]] = field(default_factory=dict)
     checks: pd.DataFrame | None = None
@@ -129,6 +130,14 @@ class Run:
     def has_points(self) -> bool:
         """True when the run carries raw samples, not only precomputed statistics."""
         return self.points is not None
+
+    def summary(
+        self, stats: Sequence[str] | None = None, by: str = "endpoint"
+    ) -> pd.DataFrame:
+        """Return k6's statistics per metric and ``by`` key; see :func:`perfreport.summarize`."""
+        from perfreport.analysis.summary import summarize
+
+        return summarize(self, stats=stats, by=by)
 
     def tag_columns(self) -> list[str]:
         """Return the ``tag.<key>`` columns of the points frame."""

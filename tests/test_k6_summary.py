@@ -43,8 +43,8 @@ def test_export_threshold_true_means_failed():
 
 def test_export_rate_share_under_value():
     run = read(DATA / "summary-export-threshold-failed.json", "k6-summary-export")
-    assert lookup(run.summary, "checks", "rate") == pytest.approx(0.9891666666666666, rel=1e-12)
-    assert lookup(run.summary, "checks", "value") is None
+    assert lookup(run.statistics, "checks", "rate") == pytest.approx(0.9891666666666666, rel=1e-12)
+    assert lookup(run.statistics, "checks", "value") is None
 
 
 def test_http_req_failed_passes_are_failures():
@@ -69,7 +69,7 @@ def test_handle_summary_duration_and_ok_thresholds():
         for expression, state in (body.get("thresholds") or {}).items():
             assert run.k6_thresholds[name][expression] is state["ok"]
     p95 = doc["metrics"]["http_req_duration"]["values"]["p(95)"]
-    assert lookup(run.summary, "http_req_duration", "p(95)") == p95
+    assert lookup(run.statistics, "http_req_duration", "p(95)") == p95
 
 
 def test_handle_summary_name_submetric_is_endpoint():
@@ -80,16 +80,16 @@ def test_handle_summary_name_submetric_is_endpoint():
     endpoint = named[0][len("http_req_duration{name:"):-1]
     run = read(path, "k6-handle-summary")
     expected = doc["metrics"][named[0]]["values"]["p(95)"]
-    assert lookup(run.summary, "http_req_duration", "p(95)", endpoint) == expected
+    assert lookup(run.statistics, "http_req_duration", "p(95)", endpoint) == expected
 
 
 def test_machine_summary_v1():
     run = read(DATA / "machine-summary-v1.json", "k6-machine-summary")
     assert run.duration_s == 30.0
     assert run.info["k6_version"] == "1.1.0"
-    assert lookup(run.summary, "http_req_duration", "p(95)") == 77.7
-    assert lookup(run.summary, "http_req_duration", "p(95)", "GET /api/stats") == 37.7
-    assert lookup(run.summary, "http_req_failed", "rate") == 0.02
+    assert lookup(run.statistics, "http_req_duration", "p(95)") == 77.7
+    assert lookup(run.statistics, "http_req_duration", "p(95)", "GET /api/stats") == 37.7
+    assert lookup(run.statistics, "http_req_failed", "rate") == 0.02
     assert run.checks["passes"].tolist() == [882]
 
 
@@ -117,13 +117,13 @@ def test_runbook_baseline_rows():
     doc = json.loads(path.read_text())
     run = read(path, "baseline-runbook")
     times = doc["metrics"]["response_times"]
-    assert lookup(run.summary, "http_req_duration", "avg", "/api/stats") == times["stats_single_user_ms"]
-    assert lookup(run.summary, "http_req_duration", "avg", "/api/stats/risk-matrix") == times["risk_matrix_single_user_ms"]
-    assert lookup(run.summary, "http_req_duration", "avg") == times["average_ms"]
+    assert lookup(run.statistics, "http_req_duration", "avg", "/api/stats") == times["stats_single_user_ms"]
+    assert lookup(run.statistics, "http_req_duration", "avg", "/api/stats/risk-matrix") == times["risk_matrix_single_user_ms"]
+    assert lookup(run.statistics, "http_req_duration", "avg") == times["average_ms"]
     rps = doc["metrics"]["concurrent_performance"]["requests_per_second"]
-    assert lookup(run.summary, "http_reqs", "rate") == rps
+    assert lookup(run.statistics, "http_reqs", "rate") == rps
     connections = doc["metrics"]["resource_usage"]["database_connections"]
-    assert lookup(run.summary, "db_connections", "value") == connections
+    assert lookup(run.statistics, "db_connections", "value") == connections
 
 
 def test_runbook_baseline_bad_number(tmp_path):
@@ -145,7 +145,7 @@ def test_perfreport_baseline_round_trip(tmp_path):
     assert doc["format"] == "perfreport-baseline/1"
     again = read(path, "baseline-perfreport")
     assert again.duration_s == source.duration_s
-    merged = frame.merge(again.summary, on=["metric", "endpoint", "statistic"], suffixes=("", "_again"))
+    merged = frame.merge(again.statistics, on=["metric", "endpoint", "statistic"], suffixes=("", "_again"))
     assert len(merged) == len(frame)
     for row in merged.itertuples():
         assert row.value == row.value_again or (math.isnan(row.value) and math.isnan(row.value_again))

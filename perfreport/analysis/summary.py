@@ -107,7 +107,7 @@ def summarize(
     """
     trend_stats = tuple(stats or DEFAULT_TREND_STATS)
     if run.points is None:
-        frame = run.summary if run.summary is not None else summary_frame([])
+        frame = run.statistics if run.statistics is not None else summary_frame([])
         return frame.rename(columns={ENDPOINT: by}) if by not in (ENDPOINT, "none") else frame.copy()
     duration = run_duration_s(run)
     points = run.points

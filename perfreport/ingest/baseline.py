@@ -120,7 +120,7 @@ def read_runbook_baseline(path: Path, doc: dict[str, Any], name: str) -> Run:
         source=str(path),
         kind="baseline-runbook",
         metrics=metrics,
-        summary=summary_frame(rows),
+        statistics=summary_frame(rows),
         info={
             "timestamp": doc.get("timestamp"),
             "environment": doc.get("environment"),
@@ -170,7 +170,7 @@ def read_perfreport_baseline(path: Path, doc: dict[str, Any], name: str) -> Run:
         source=str(path),
         kind="baseline-perfreport",
         metrics=metrics,
-        summary=summary_frame(rows),
+        statistics=summary_frame(rows),
         duration_s=float(duration) if isinstance(duration, (int, float)) else None,
         info=dict(doc.get("info") or {}),
     )
