@@ -163,7 +163,7 @@ def compare(
     confidence: float = 0.95,
     min_effect: float = 0.05,
     alpha: float | None = None,
-    correction: str = "holm",
+    correction: str = "bh",
     seed: int = 0,
     significance: bool = True,
 ) -> Comparison:

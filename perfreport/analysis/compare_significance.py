@@ -1,14 +1,52 @@
-"""Fills the significance columns of a comparison frame.
+"""Fills the significance columns of a comparison frame from the runs' raw samples.
 
-TODO: wire in the block-bootstrap tests of perfreport.analysis.significance; until
-then every row stays "untested".
+Each row is tested with the method that fits its statistic (see
+:mod:`perfreport.analysis.significance`): a circular block bootstrap of the
+requests for Trend statistics, of the per-second counts for Counter rates
+(throughput), and of the 0/1 samples for Rate metrics (error, check and cache hit
+rates). All tested rows of one candidate form one family whose p-values are
+corrected together (Benjamini-Hochberg by default, Holm on request).
+
+A row stays ``untested`` when either run has only precomputed statistics, when
+the metric has no better direction (counts, data volumes, gauges), or when the
+test itself reports that it cannot run (too few requests, min and max).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
+from perfreport.analysis import significance
+from perfreport.analysis.change import ChangeEstimate
+from perfreport.analysis.summary import endpoint_keys
 from perfreport.model import AnalysisWarning, Run
+
+NO_SAMPLES_METHOD = "not tested: a run has only precomputed statistics"
+
+
+class _Samples:
+    """One run's samples by (metric, endpoint), in time order, computed lazily."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._keys: pd.Series | None = None
+
+    def get(self, metric: str, endpoint: str) -> tuple[np.ndarray, np.ndarray]:
+        points = self.run.points
+        assert points is not None
+        mask = np.array(points["metric"] == metric, dtype=bool)
+        if endpoint:
+            if self._keys is None:
+                self._keys = endpoint_keys(points)
+            mask &= (self._keys == endpoint).to_numpy()
+        subset = points.loc[mask]
+        times = pd.DatetimeIndex(subset["time"]).asi8
+        return subset["value"].to_numpy(dtype=np.float64), times
 
 
 def assess(
@@ -22,5 +60,101 @@ def assess(
     correction: str,
     seed: int,
 ) -> list[AnalysisWarning]:
-    """Test each row of ``frame`` in place and return the warnings raised."""
-    return []
+    """Test each row of ``frame`` in place and return the warnings the tests raised."""
+    warnings = significance.check_comparability(baseline.info, candidate.info)
+    if baseline.points is None or candidate.points is None:
+        frame["method"] = NO_SAMPLES_METHOD
+        return warnings
+    options = {"confidence": confidence, "alpha": alpha, "min_effect": min_effect, "seed": seed}
+    samples = (_Samples(baseline), _Samples(candidate))
+    estimates: dict[int, ChangeEstimate] = {}
+    for (metric, endpoint), rows in frame.groupby(["metric", "endpoint"], sort=False):
+        tester = _tester_for(baseline, candidate, str(metric))
+        if tester is None:
+            continue
+        tested = rows[rows["lower_is_better"].notna()]
+        if tested.empty:
+            continue
+        found = tester(samples, str(metric), str(endpoint), tested, options)
+        estimates.update(found)
+    _record(frame, estimates, correction, warnings)
+    return warnings
+
+
+Tester = Callable[[tuple[_Samples, _Samples], str, str, pd.DataFrame, dict[str, Any]], dict[int, ChangeEstimate]]
+
+
+def _tester_for(baseline: Run, candidate: Run, metric: str) -> Tester | None:
+    definition = candidate.metrics.get(metric) or baseline.metrics.get(metric)
+    if definition is None:
+        return None
+    return {"trend": _test_trend, "rate": _test_rate, "counter": _test_counter}.get(definition.type)
+
+
+def _test_trend(samples, metric, endpoint, rows, options) -> dict[int, ChangeEstimate]:
+    (base_values, base_times), (cand_values, cand_times) = (s.get(metric, endpoint) for s in samples)
+    lower = bool(rows["lower_is_better"].iloc[0])
+    results = significance.estimate_changes(
+        base_values, cand_values, list(rows["statistic"]),
+        baseline_times=base_times, candidate_times=cand_times, lower_is_better=lower, **options,
+    )
+    return dict(zip(rows.index, results))
+
+
+def _test_rate(samples, metric, endpoint, rows, options) -> dict[int, ChangeEstimate]:
+    (base_values, base_times), (cand_values, cand_times) = (s.get(metric, endpoint) for s in samples)
+    found = {}
+    for index, row in rows.iterrows():
+        if row["statistic"] != "rate":
+            continue
+        found[index] = significance.estimate_proportion_change(
+            base_values != 0, cand_values != 0, base_times, cand_times,
+            lower_is_better=bool(row["lower_is_better"]), **options,
+        )
+    return found
+
+
+def _test_counter(samples, metric, endpoint, rows, options) -> dict[int, ChangeEstimate]:
+    (base_values, base_times), (cand_values, cand_times) = (s.get(metric, endpoint) for s in samples)
+    found = {}
+    # The per-second test counts samples, which equals the Counter's sum only
+    # when every sample adds 1 (http_reqs, iterations).
+    if not (np.all(base_values == 1) and np.all(cand_values == 1)):
+        return found
+    for index, row in rows.iterrows():
+        if row["statistic"] != "rate":
+            continue
+        found[index] = significance.estimate_rate_change(
+            base_times, cand_times, lower_is_better=bool(row["lower_is_better"]), **options,
+        )
+    return found
+
+
+def _record(
+    frame: pd.DataFrame,
+    estimates: dict[int, ChangeEstimate],
+    correction: str,
+    warnings: list[AnalysisWarning],
+) -> None:
+    indexes = list(estimates)
+    adjusted = significance.adjust([estimates[i] for i in indexes], method=correction)
+    for index, estimate in zip(indexes, adjusted):
+        frame.at[index, "ci_low_pct"] = _nan(estimate.ci_low_pct)
+        frame.at[index, "ci_high_pct"] = _nan(estimate.ci_high_pct)
+        frame.at[index, "p_value"] = _nan(estimate.p_value)
+        frame.at[index, "p_adjusted"] = _nan(estimate.p_adjusted)
+        frame.at[index, "method"] = estimate.method
+        frame.at[index, "block_length"] = _nan(estimate.block_length)
+        frame.at[index, "verdict"] = estimate.verdict
+        label = _row_label(frame.loc[index])
+        for warning in estimate.warnings:
+            warnings.append(AnalysisWarning(warning.code, f"{label}: {warning.message}", warning.source))
+
+
+def _row_label(row: pd.Series) -> str:
+    endpoint = f" {row['endpoint']}" if row["endpoint"] else ""
+    return f"{row['run']} {row['metric']}{endpoint} {row['statistic']}"
+
+
+def _nan(value: float | int | None) -> float:
+    return math.nan if value is None else float(value)

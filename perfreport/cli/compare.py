@@ -67,7 +67,7 @@ def compare(
     metric: Optional[list[str]] = typer.Option(None, "--metric", help="Compare only this metric (repeatable; 'all' for every metric)."),
     confidence: str = typer.Option("95%", help="Confidence level of the intervals, from 50% to 99.9%."),
     min_effect: str = typer.Option("5%", "--min-effect", help="Smallest relative change that counts as a change, from 0% to 99%."),
-    correction: str = typer.Option("holm", help="Multiple-comparison correction: holm (family-wise) or bh (false discovery rate)."),
+    correction: str = typer.Option("bh", help="Multiple-comparison correction: bh (Benjamini-Hochberg, false discovery rate) or holm (Holm, family-wise error rate)."),
     seed: int = typer.Option(0, help="Seed of the bootstrap, so that a report is reproducible."),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help=SKIP_HELP),
     fail_on_worse: bool = typer.Option(False, "--fail-on-worse", help="Exit with status 1 when any statistic is significantly worse."),

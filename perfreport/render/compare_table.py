@@ -102,6 +102,8 @@ def _footer_text(comparison: Any) -> str:
     options = comparison.options
     lines.append(
         "Percentiles as k6 computes them (sort, index p·(n−1), linear interpolation). "
+        f"Intervals and p from a circular block bootstrap; p adjusted with "
+        f"{CORRECTION_NAMES.get(options.get('correction', 'bh'), options.get('correction'))}. "
         f"'~' means no significant change at {options.get('confidence', 0.95) * 100:g}% confidence "
         f"or a change under the minimum effect of {options.get('min_effect', 0.05) * 100:g}%."
     )
@@ -109,19 +111,35 @@ def _footer_text(comparison: Any) -> str:
         counts = comparison.not_compared.groupby("reason").size()
         for reason, count in counts.items():
             lines.append(f"Not compared: {count} statistics {reason}.")
-    for number, warning in enumerate(_unique_warnings(comparison), start=1):
-        lines.append(f"[{number}] {warning.message}")
+    for number, (message, labels) in enumerate(grouped_warnings(comparison.warnings), start=1):
+        where = ""
+        if labels:
+            shown = ", ".join(labels[:3])
+            more = f" and {len(labels) - 3} more" if len(labels) > 3 else ""
+            where = f" ({shown}{more})"
+        lines.append(f"[{number}] {message}{where}")
     return "\n".join(lines)
 
 
-def _unique_warnings(comparison: Any) -> list[Any]:
-    seen, unique = set(), []
-    for warning in comparison.warnings:
-        key = (warning.code, warning.message)
-        if key not in seen:
-            seen.add(key)
-            unique.append(warning)
-    return unique
+CORRECTION_NAMES = {"bh": "Benjamini-Hochberg (false discovery rate)", "holm": "Holm (family-wise error)"}
+
+
+def grouped_warnings(warnings: list[Any]) -> list[tuple[str, list[str]]]:
+    """Group warnings that differ only in the row they name: (message, [row labels]).
+
+    Significance warnings read ``"<run> <metric> [endpoint] <stat>: <message>"``;
+    the part after the first ": " is the message shared by many rows.
+    """
+    groups: dict[str, list[str]] = {}
+    for warning in warnings:
+        label, separator, message = warning.message.partition(": ")
+        if not separator or warning.code in ("truncated-line", "bad-line"):
+            label, message = "", warning.message
+        # A run's own name before "baseline:"/"candidate:" is part of the label.
+        labels = groups.setdefault(message, [])
+        if label and label not in labels:
+            labels.append(label)
+    return list(groups.items())
 
 
 def markdown_cell(value: str) -> str:
