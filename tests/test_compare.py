@@ -128,10 +128,12 @@ def test_cli_compare_markdown_escapes_hostile_names(tmp_path):
     assert result.exit_code == 0, result.output
     assert "<script>" not in result.stdout
     assert "&lt;script&gt;" in result.stdout
-    table_lines = [line for line in result.stdout.splitlines() if "x\\|y" in line]
+    table_lines = [line for line in result.stdout.splitlines() if line.startswith("|") and "x\\|y" in line]
     assert table_lines, result.stdout
     for line in table_lines:
         assert line.count(" | ") == 9
+    # The newline inside the tag value never starts a new line of output.
+    assert not any(line.startswith("next") for line in result.stdout.splitlines())
 
 
 @pytest.mark.parametrize(

@@ -117,7 +117,7 @@ def _footer_text(comparison: Any) -> str:
             shown = ", ".join(labels[:3])
             more = f" and {len(labels) - 3} more" if len(labels) > 3 else ""
             where = f" ({shown}{more})"
-        lines.append(f"[{number}] {message}{where}")
+        lines.append(_text_cell(f"[{number}] {message}{where}"))
     return "\n".join(lines)
 
 
