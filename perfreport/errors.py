@@ -67,5 +67,9 @@ class ConfigError(InputError):
     """A report configuration file is malformed."""
 
 
+class FrameError(InputError, ValueError):
+    """A DataFrame passed to the library lacks a points-frame column or has a bad one."""
+
+
 class RemoteError(PerfreportError):
     """A server (Prometheus) rejected a request or could not be reached."""

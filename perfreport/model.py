@@ -144,3 +144,8 @@ class Run:
         if self.points is None:
             return []
         return [c for c in self.points.columns if c.startswith(TAG_PREFIX)]
+
+    def _repr_html_(self) -> str:
+        from perfreport.render.notebook import run_html
+
+        return run_html(self)

@@ -48,6 +48,11 @@ class KeyFigures:
         """Return the figures as a plain dictionary (for JSON output)."""
         return asdict(self)
 
+    def _repr_html_(self) -> str:
+        from perfreport.render.notebook import key_figures_html
+
+        return key_figures_html(self)
+
 
 def key_figures(run: Run, summary: pd.DataFrame | None = None) -> KeyFigures:
     """Compute the headline figures of ``run`` (reusing ``summary`` when given)."""

@@ -1,0 +1,101 @@
+"""perfreport: k6, Prometheus and Redis data turned into a release verdict.
+
+The public API for scripts and notebooks. Values are in base units throughout:
+durations in ms, data in bytes, rates per second, shares from 0 to 1. Results
+carry their problems as :class:`AnalysisWarning` lists instead of printing, and
+every result object shows as an HTML table in Jupyter.
+
+    import perfreport as pr
+
+    baseline = pr.load("sample_data/baseline.json.gz")
+    stress = pr.load("sample_data/stress.json.gz")
+    pr.summarize(stress)                      # one row per metric, endpoint, statistic
+    comparison = pr.compare(baseline, stress)  # verdicts with significance
+    pr.plot_latency_over_time(stress, window="5s")
+
+The command line (``perfreport ...``) calls these same functions.
+"""
+
+from __future__ import annotations
+
+from perfreport.analysis.compare import Comparison, compare
+from perfreport.analysis.key_figures import KeyFigures, key_figures
+from perfreport.analysis.summary import summarize
+from perfreport.analysis.thresholds import ThresholdResult
+from perfreport.api import (
+    ThresholdResults,
+    evaluate_thresholds,
+    load,
+    package_version,
+    read_prometheus,
+    report,
+)
+from perfreport.errors import (
+    ConfigError,
+    CriteriaError,
+    FormatVersionError,
+    FrameError,
+    InputError,
+    PerfreportError,
+    RemoteError,
+    UnknownFormatError,
+    UsageError,
+)
+from perfreport.ingest.frame import from_frame
+from perfreport.ingest.prometheus import (
+    PromFrame,
+    query_range,
+    read_prometheus_parquet,
+    read_prometheus_response,
+)
+from perfreport.ingest.redis_info import RedisInfo, parse_redis_info, read_redis_info
+from perfreport.model import AnalysisWarning, MetricDef, Run
+from perfreport.plots import (
+    plot_distribution,
+    plot_endpoint_p95,
+    plot_latency_over_time,
+    plot_throughput,
+)
+from perfreport.report import ReportMetadata
+
+__version__: str = package_version()
+
+__all__ = [
+    "AnalysisWarning",
+    "Comparison",
+    "ConfigError",
+    "CriteriaError",
+    "FormatVersionError",
+    "FrameError",
+    "InputError",
+    "KeyFigures",
+    "MetricDef",
+    "PerfreportError",
+    "PromFrame",
+    "RedisInfo",
+    "RemoteError",
+    "ReportMetadata",
+    "Run",
+    "ThresholdResult",
+    "ThresholdResults",
+    "UnknownFormatError",
+    "UsageError",
+    "__version__",
+    "compare",
+    "evaluate_thresholds",
+    "from_frame",
+    "key_figures",
+    "load",
+    "parse_redis_info",
+    "plot_distribution",
+    "plot_endpoint_p95",
+    "plot_latency_over_time",
+    "plot_throughput",
+    "query_range",
+    "read_prometheus",
+    "read_prometheus_parquet",
+    "read_prometheus_response",
+    "read_redis_info",
+    "report",
+    "summarize",
+]
