@@ -18,7 +18,9 @@ class BuildPyWithTemplates(build_py):
         super().run()
         target = Path(self.build_lib, "perfreport", "templates")
         self.mkpath(str(target))
-        for source in sorted(Path(__file__).resolve().parent.joinpath("templates").iterdir()):
+        for source in sorted(
+            Path(__file__).resolve().parent.joinpath("templates").iterdir()
+        ):
             if source.is_file():
                 self.copy_file(str(source), str(target / source.name))
 

@@ -29,10 +29,11 @@ Paths in the file are relative to the file's folder::
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from perfreport.errors import ConfigError
 
@@ -76,14 +77,16 @@ def load_config(path: str | Path) -> ReportConfig:
     """Read a report configuration file.
 
     Raises:
-        ConfigError: the file is missing, not TOML, or has an unknown key or a
-            value of the wrong type; the message names the file, line and fix.
+        ConfigError: the file is missing or not TOML, or it has an unknown key
+            or a value of the wrong type. The message names the file, line and fix.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError(path, f"cannot read the report config ({error.strerror})") from None
+        raise ConfigError(
+            path, f"cannot read the report config ({error.strerror})"
+        ) from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -103,7 +106,9 @@ class _Parser:
 
     def error(self, key: str, message: str, hint: str) -> ConfigError:
         pattern = re.compile(rf"^\s*(\[+\s*)?{re.escape(key)}\s*(=|\]+)")
-        line = next((i + 1 for i, ln in enumerate(self.lines) if pattern.match(ln)), None)
+        line = next(
+            (i + 1 for i, ln in enumerate(self.lines) if pattern.match(ln)), None
+        )
         return ConfigError(self.path, message, line=line, hint=hint)
 
     def parse(self, document: dict[str, Any]) -> ReportConfig:
@@ -116,8 +121,11 @@ class _Parser:
         self.check_keys(document, TOP_KEYS, "top-level key")
         output_format = self.text(document, "format")
         if output_format is not None and output_format not in FORMATS:
-            raise self.error("format", f"invalid format {output_format!r}",
-                             "use one of " + ", ".join(FORMATS))
+            raise self.error(
+                "format",
+                f"invalid format {output_format!r}",
+                "use one of " + ", ".join(FORMATS),
+            )
         server = self.table(document, "server")
         self.check_keys(server, SERVER_KEYS, "key in [server]")
         metadata = self.table(document, "metadata")
@@ -139,8 +147,11 @@ class _Parser:
     def check_keys(self, table: dict[str, Any], allowed: set[str], what: str) -> None:
         for key in table:
             if key not in allowed:
-                raise self.error(key, f"unknown {what} {key!r}",
-                                 "allowed: " + ", ".join(sorted(allowed)))
+                raise self.error(
+                    key,
+                    f"unknown {what} {key!r}",
+                    "allowed: " + ", ".join(sorted(allowed)),
+                )
 
     def table(self, document: dict[str, Any], key: str) -> dict[str, Any]:
         value = document.get(key, {})
@@ -163,7 +174,9 @@ class _Parser:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.error(key, f"{key} must be a list of paths", f'write {key} = ["a.parquet"]')
+            raise self.error(
+                key, f"{key} must be a list of paths", f'write {key} = ["a.parquet"]'
+            )
         return tuple(self.folder / v for v in value)
 
     def run_input(self, value: Any, key: str) -> RunInput | None:
@@ -172,11 +185,17 @@ class _Parser:
         if isinstance(value, str):
             value = {"path": value}
         if not isinstance(value, dict) or not isinstance(value.get("path"), str):
-            raise self.error(key, f"{key} needs a path", f'write path = "file.json.gz" under [{key}]')
+            raise self.error(
+                key, f"{key} needs a path", f'write path = "file.json.gz" under [{key}]'
+            )
         self.check_keys(value, {"path", "name"}, f"key in [{key}]")
         return RunInput(self.folder / value["path"], self.text(value, "name"))
 
     def run_inputs(self, value: Any) -> tuple[RunInput, ...]:
         if not isinstance(value, list):
-            raise self.error("run", "run must be [[run]] tables", "write [[run]] with a path")
-        return tuple(item for v in value if (item := self.run_input(v, "run")) is not None)
+            raise self.error(
+                "run", "run must be [[run]] tables", "write [[run]] with a path"
+            )
+        return tuple(
+            item for v in value if (item := self.run_input(v, "run")) is not None
+        )

@@ -43,8 +43,8 @@ ENDPOINT_STATISTIC = "p(95)"
 class ReportMetadata:
     """The title block. None fields are filled from the runs or left blank.
 
-    ``version`` is the version of the system under test; ``date`` is an ISO
-    date; ``generator`` names the perfreport release that wrote the report.
+    ``version`` is the version of the system under test and ``date`` an ISO
+    date. ``generator`` names the perfreport release that wrote the report.
     """
 
     title: str = DEFAULT_TITLE
@@ -72,8 +72,8 @@ class InputSummary:
 class EndpointChange:
     """A latency statistic of one endpoint, baseline against one candidate run.
 
-    Values are in ms; ``change_pct`` and the interval are percent changes;
-    ``verdict`` is the comparison's ("better", "worse", "~", "untested").
+    Values are in ms, and ``change_pct`` and the interval are percent changes.
+    ``verdict`` is the comparison's: "better", "worse", "~" or "untested".
     """
 
     run: str
@@ -114,12 +114,12 @@ class ServerRow:
 
 @dataclass
 class ServerData:
-    """What Prometheus and Redis added, ready for criteria and sections.
+    """Server-side figures from Prometheus and Redis, ready for criteria and sections.
 
-    ``figures`` maps a run name to the numbers criteria read; ``database`` and
-    ``system`` and ``cache`` are section rows; ``series`` maps a chart key
-    (``db_connections``, ``memory``, ``cache_hit_rate``) to named series with a
-    UTC DatetimeIndex.
+    ``figures`` maps a run name to the numbers criteria read. ``database``,
+    ``system`` and ``cache`` are the rows of those sections. ``series`` maps a
+    chart key (``db_connections``, ``memory``, ``cache_hit_rate``) to named
+    series with a UTC DatetimeIndex.
     """
 
     figures: dict[str, ServerFigures] = field(default_factory=dict)
@@ -135,7 +135,8 @@ class ServerData:
 class ReportChart:
     """A chart of the report: a stable key (its file name), a title and the Figure.
 
-    ``figure`` is None when the inputs lack the data; ``missing`` then says so.
+    ``figure`` is None when the inputs lack the data, and ``missing`` then
+    explains what is missing.
     """
 
     key: str
@@ -182,8 +183,8 @@ def build_report(
 ) -> Report:
     """Assemble a :class:`Report` from a baseline, candidate runs and criteria.
 
-    The baseline is compared with each run (:func:`perfreport.analysis.compare.
-    compare`) unless ``comparison`` is given. ``metadata`` fields left None are
+    The baseline is compared with each run by
+    :func:`perfreport.analysis.compare.compare` unless ``comparison`` is given. ``metadata`` fields left None are
     filled from the runs' tags (``environment``, ``branch``, ``version``) and
     the latest end time. With ``charts`` False, no Figures are built (faster,
     for the JSON verdict).
@@ -195,12 +196,17 @@ def build_report(
         confidence = criteria.confidence if criteria is not None else 0.95
         comparison = compare(baseline, *runs, confidence=confidence)
     result = (
-        evaluate_criteria(criteria, baseline, runs, comparison=comparison, server=server.figures)
+        evaluate_criteria(
+            criteria, baseline, runs, comparison=comparison, server=server.figures
+        )
         if criteria is not None
         else None
     )
     all_runs = ([baseline] if baseline is not None else []) + list(runs)
-    inputs = [_input_summary(run, "baseline" if run is baseline else "run") for run in all_runs]
+    inputs = [
+        _input_summary(run, "baseline" if run is baseline else "run")
+        for run in all_runs
+    ]
     inputs += server.inputs
     run_figures = [RunFigures(r.name, r is baseline, key_figures(r)) for r in all_runs]
     changes = endpoint_changes(comparison)
@@ -233,7 +239,7 @@ def build_report(
 
 def fill_metadata(metadata: ReportMetadata, runs: Sequence[Run]) -> ReportMetadata:
     """Fill None metadata fields from the runs' tags, end time and perfreport's version."""
-    filled = {
+    filled: dict[str, Any] = {
         "environment": metadata.environment or _common_tag(runs, "environment"),
         "branch": metadata.branch or _common_tag(runs, "branch"),
         "version": metadata.version or _common_tag(runs, "version"),
@@ -317,7 +323,9 @@ def endpoint_changes(
     chosen = next((s for s in (statistic, *FALLBACK_STATISTICS) if s in present), None)
     if chosen is None:
         return []
-    rows = latency[latency["statistic"] == chosen].sort_values(["run", "endpoint"], kind="stable")
+    rows = latency[latency["statistic"] == chosen].sort_values(
+        ["run", "endpoint"], kind="stable"
+    )
     return [_endpoint_change(row, chosen) for _, row in rows.iterrows()]
 
 
@@ -410,7 +418,9 @@ def verdict_sentence(result: CriteriaResult | None) -> str:
 
 
 def _criteria_with(result: CriteriaResult, verdict: str) -> list[str]:
-    return list(dict.fromkeys(r.criterion.name for r in result.rows if r.verdict == verdict))
+    return list(
+        dict.fromkeys(r.criterion.name for r in result.rows if r.verdict == verdict)
+    )
 
 
 def _failure_detail(result: CriteriaResult, name: str) -> str:
@@ -460,7 +470,9 @@ def recommendations(
     if result is not None and result.passed and not items:
         items.append("All criteria are met: proceed to the production rollout.")
     if result is not None and not result.passed:
-        items.append("Do not promote this build until the failed criteria pass on a rerun.")
+        items.append(
+            "Do not promote this build until the failed criteria pass on a rerun."
+        )
     return items
 
 
@@ -489,7 +501,8 @@ def _fix_advice(row: CriterionResult, changes: Sequence[EndpointChange]) -> str:
         )[:2]
         if slowest:
             listed = ", ".join(
-                f"{c.endpoint} ({format_measure(c.candidate_ms, 'time')})" for c in slowest
+                f"{c.endpoint} ({format_measure(c.candidate_ms, 'time')})"
+                for c in slowest
             )
             text += f" Slowest: {listed}."
     return text
@@ -506,7 +519,9 @@ def monitoring_recommendations(
         if criterion.is_relative:
             continue
         rows = [r for r in (result.rows if result else ()) if r.criterion is criterion]
-        staged = ", ".join(f"{r.run} {achieved_text(r)}" for r in rows if r.measured is not None)
+        staged = ", ".join(
+            f"{r.run} {achieved_text(r)}" for r in rows if r.measured is not None
+        )
         suffix = f" (staging: {staged})" if staged else ""
         items.append(f"{criterion.name}: keep {criterion.expression}{suffix}")
     return items
@@ -547,7 +562,9 @@ def server_data(
     for item in prometheus:
         data.warnings.extend(item.warnings)
     data.inputs.extend(_prometheus_inputs(prometheus))
-    base_db = _window_series(frames, DB_QUERY, baseline) if baseline is not None else None
+    base_db = (
+        _window_series(frames, DB_QUERY, baseline) if baseline is not None else None
+    )
     for run in all_runs:
         figures = ServerFigures()
         figures = _add_db(data, figures, run, frames, base_db, run is baseline)
@@ -564,7 +581,11 @@ def _prometheus_inputs(items: Sequence[Any]) -> list[InputSummary]:
     """Return one input row per folder of Prometheus files (a folder is one capture)."""
     groups: dict[str, list[Any]] = {}
     for item in items:
-        folder = str(PurePath(item.source).parent) if item.source.endswith(".json") else item.source
+        folder = (
+            str(PurePath(item.source).parent)
+            if item.source.endswith(".json")
+            else item.source
+        )
         groups.setdefault(folder, []).append(item)
     rows = []
     for folder, members in groups.items():
@@ -574,13 +595,22 @@ def _prometheus_inputs(items: Sequence[Any]) -> list[InputSummary]:
         queries = ", ".join(q for m in members for q in m.queries) or "prometheus"
         samples = sum(len(f) for f in frames)
         rows.append(
-            InputSummary("prometheus", queries, "prometheus", folder,
-                         min(starts, default=None), max(ends, default=None), samples)
+            InputSummary(
+                "prometheus",
+                queries,
+                "prometheus",
+                folder,
+                min(starts, default=None),
+                max(ends, default=None),
+                samples,
+            )
         )
     return rows
 
 
-def _window_series(frames: Sequence[pd.DataFrame], query: str, run: Run) -> pd.Series | None:
+def _window_series(
+    frames: Sequence[pd.DataFrame], query: str, run: Run
+) -> pd.Series | None:
     from perfreport.analysis.server import select_series
 
     start, end = _time_range(run)
@@ -613,8 +643,11 @@ def _add_db(
     data.warnings.extend(summary.warnings)
     stats = {"avg": summary.mean, "max": summary.maximum, "min": summary.minimum}
     stats["p(95)"] = float(series.quantile(0.95))
-    row = ServerRow(run.name, "active DB connections (mean / max)",
-                    f"{summary.mean:.1f} / {summary.maximum:.0f}")
+    row = ServerRow(
+        run.name,
+        "active DB connections (mean / max)",
+        f"{summary.mean:.1f} / {summary.maximum:.0f}",
+    )
     if base_series is not None and not is_baseline:
         reduction = connection_reduction(series, base_series)
         data.warnings.extend(reduction.warnings)
@@ -622,7 +655,9 @@ def _add_db(
             row,
             baseline=f"{reduction.baseline_mean_connections:.1f}",
             change=format_change(
-                -reduction.reduction_percent if reduction.reduction_percent is not None else None,
+                -reduction.reduction_percent
+                if reduction.reduction_percent is not None
+                else None,
                 None,
                 "%",
             ),
@@ -643,10 +678,16 @@ def _add_cache(
     data.warnings.extend(ratio.warnings)
     data.series.setdefault("cache_hit_rate", {})[run.name] = series
     data.cache.append(
-        ServerRow(run.name, "cache hit ratio", format_measure(ratio.mean_ratio, "share"),
-                  note=ratio.source)
+        ServerRow(
+            run.name,
+            "cache hit ratio",
+            format_measure(ratio.mean_ratio, "share"),
+            note=ratio.source,
+        )
     )
-    return replace(figures, cache_hit_rate=ratio.mean_ratio, cache_hit_source=ratio.source)
+    return replace(
+        figures, cache_hit_rate=ratio.mean_ratio, cache_hit_source=ratio.source
+    )
 
 
 def _add_memory(
@@ -691,14 +732,20 @@ def _add_memory(
     return replace(figures, memory_leak=leak, memory_reason=reason)
 
 
-def _add_redis(data: ServerData, before: Any, after: Any | None, runs: Sequence[Run]) -> None:
+def _add_redis(
+    data: ServerData, before: Any, after: Any | None, runs: Sequence[Run]
+) -> None:
     from perfreport.analysis.server import cache_hit_ratio_from_redis
 
     ratio = cache_hit_ratio_from_redis(before, after)
     data.warnings.extend(ratio.warnings)
     data.cache.append(
-        ServerRow("all runs", "Redis keyspace hit ratio",
-                  format_measure(ratio.mean_ratio, "share"), note=f"{ratio.source} ({ratio.scope})")
+        ServerRow(
+            "all runs",
+            "Redis keyspace hit ratio",
+            format_measure(ratio.mean_ratio, "share"),
+            note=f"{ratio.source} ({ratio.scope})",
+        )
     )
     # The snapshots bracket the whole session, so they speak for a run only when
     # there is exactly one.

@@ -72,7 +72,9 @@ def test_summary_only_run_has_no_chart():
 
 
 def test_long_endpoint_names_wrap():
-    name = "GET /api/v2/organisations/{organisation}/projects/{project}/risks?sort=$desc"
+    name = (
+        "GET /api/v2/organisations/{organisation}/projects/{project}/risks?sort=$desc"
+    )
     values = pd.DataFrame(
         {"endpoint": [name, name], "run": ["baseline", "load"], "value": [12.0, 4.0]}
     )

@@ -75,7 +75,9 @@ def test_target_units_converted(metric, stat, target, expected):
 def test_relative_targets():
     text = criterion_toml(
         metric="http_req_duration", op="<=", target="-30 %", relative_to="baseline"
-    ) + criterion_toml(metric="throughput", op=">=", target="2x", relative_to="baseline")
+    ) + criterion_toml(
+        metric="throughput", op=">=", target="2x", relative_to="baseline"
+    )
     percent, ratio = parse_criteria(text)
     assert (percent.target, percent.relative_unit) == (-30.0, "%")
     assert (ratio.target, ratio.relative_unit) == (2.0, "x")
@@ -105,7 +107,9 @@ def test_bad_operator_names_line_and_fix(tmp_path):
 
 
 def test_bad_unit_names_line_and_fix(tmp_path):
-    path = write(tmp_path, criterion_toml(metric="http_req_duration", op="<", target="500 kg"))
+    path = write(
+        tmp_path, criterion_toml(metric="http_req_duration", op="<", target="500 kg")
+    )
     with pytest.raises(CriteriaError) as caught:
         load_criteria(path)
     message = str(caught.value)
@@ -114,7 +118,9 @@ def test_bad_unit_names_line_and_fix(tmp_path):
 
 
 def test_bad_relative_unit(tmp_path):
-    text = criterion_toml(metric="throughput", op=">", target="5 ms", relative_to="baseline")
+    text = criterion_toml(
+        metric="throughput", op=">", target="5 ms", relative_to="baseline"
+    )
     with pytest.raises(CriteriaError, match=r"ratio \(\"2x\"\)"):
         load_criteria(write(tmp_path, text))
 
@@ -126,7 +132,9 @@ def test_share_without_percent_sign(tmp_path):
 
 
 def test_unknown_metric_suggests_name(tmp_path, load_run):
-    path = write(tmp_path, criterion_toml(metric="http_req_duraton", op="<", target="1 s"))
+    path = write(
+        tmp_path, criterion_toml(metric="http_req_duraton", op="<", target="1 s")
+    )
     with pytest.raises(CriteriaError) as caught:
         load_criteria(path, known_metrics=load_run.metrics)
     message = str(caught.value)
@@ -152,8 +160,12 @@ def test_toml_syntax_error_has_line(tmp_path):
 def test_absolute_pass_and_fail(baseline, load_run):
     summary_p95 = load_run.points  # the run has raw samples, so p(95) is measured
     assert summary_p95 is not None
-    text = criterion_toml(name="fast", metric="http_req_duration", op="<", target="10 s")
-    text += criterion_toml(name="impossible", metric="http_req_duration", op="<", target="1 us")
+    text = criterion_toml(
+        name="fast", metric="http_req_duration", op="<", target="10 s"
+    )
+    text += criterion_toml(
+        name="impossible", metric="http_req_duration", op="<", target="1 us"
+    )
     result = evaluate_criteria(parse_criteria(text), baseline, [load_run])
     fast, impossible = result.rows
     assert fast.verdict == "PASS"
@@ -189,14 +201,18 @@ def test_endpoint_criterion_measured(baseline, load_run):
 
 
 def test_relative_without_baseline_is_no_data(load_run):
-    text = criterion_toml(metric="throughput", op=">=", target="2x", relative_to="baseline")
+    text = criterion_toml(
+        metric="throughput", op=">=", target="2x", relative_to="baseline"
+    )
     (row,) = evaluate_criteria(parse_criteria(text), None, [load_run]).rows
     assert row.verdict == "NO DATA"
     assert row.measured is not None
 
 
 def test_relative_change_computed(baseline, load_run):
-    text = criterion_toml(metric="throughput", op=">", target="1.01x", relative_to="baseline")
+    text = criterion_toml(
+        metric="throughput", op=">", target="1.01x", relative_to="baseline"
+    )
     (row,) = evaluate_criteria(parse_criteria(text), baseline, [load_run]).rows
     assert row.ratio == pytest.approx(row.measured / row.baseline)
     assert row.verdict == ("PASS" if row.ratio > 1.01 else "FAIL")
@@ -248,7 +264,10 @@ def run_check(*args: str):
 
 
 def test_check_exit_0_when_all_pass(tmp_path):
-    path = write(tmp_path, criterion_toml(name="p95", metric="http_req_duration", op="<", target="10 s"))
+    path = write(
+        tmp_path,
+        criterion_toml(name="p95", metric="http_req_duration", op="<", target="10 s"),
+    )
     result = run_check("--criteria", str(path))
     assert result.exit_code == 0, result.output
     assert "Gate: PASS" in result.output
@@ -256,21 +275,29 @@ def test_check_exit_0_when_all_pass(tmp_path):
 
 def test_check_exit_1_when_one_fails(tmp_path):
     text = criterion_toml(name="p95", metric="http_req_duration", op="<", target="10 s")
-    text += criterion_toml(name="too fast", metric="http_req_duration", op="<", target="1 us")
+    text += criterion_toml(
+        name="too fast", metric="http_req_duration", op="<", target="1 us"
+    )
     result = run_check("--criteria", str(write(tmp_path, text)))
     assert result.exit_code == 1, result.output
     assert "FAIL" in result.output
 
 
 def test_check_exit_1_on_required_no_data(tmp_path):
-    path = write(tmp_path, criterion_toml(name="leak", metric="memory_leak", op="==", target=False))
+    path = write(
+        tmp_path,
+        criterion_toml(name="leak", metric="memory_leak", op="==", target=False),
+    )
     result = run_check("--criteria", str(path))
     assert result.exit_code == 1
     assert "NO DATA" in result.output
 
 
 def test_check_json_output(tmp_path):
-    path = write(tmp_path, criterion_toml(name="errors", metric="error_rate", op="<", target="1 %"))
+    path = write(
+        tmp_path,
+        criterion_toml(name="errors", metric="error_rate", op="<", target="1 %"),
+    )
     result = run_check("--criteria", str(path), "--format", "json")
     document = json.loads(result.stdout)
     assert document["format_version"] == 1
@@ -283,7 +310,10 @@ def test_check_json_output(tmp_path):
     [
         ({"metric": "http_req_duraton", "op": "<", "target": "1 s"}, "unknown metric"),
         ({"metric": "error_rate", "op": "=<", "target": "1 %"}, "invalid operator"),
-        ({"metric": "http_req_duration", "op": "<", "target": "1 parsec"}, "invalid unit"),
+        (
+            {"metric": "http_req_duration", "op": "<", "target": "1 parsec"},
+            "invalid unit",
+        ),
     ],
 )
 def test_check_exit_2_on_bad_criteria(tmp_path, fields, message):

@@ -61,7 +61,11 @@ def test_options_override_config(project):
     document = json.loads((project / "verdict.json").read_text(encoding="utf-8"))
     assert document["metadata"]["branch"] == "hotfix/1"
     assert document["format_version"] == 1
-    assert {row["verdict"] for row in document["criteria"]} <= {"PASS", "FAIL", "NO DATA"}
+    assert {row["verdict"] for row in document["criteria"]} <= {
+        "PASS",
+        "FAIL",
+        "NO DATA",
+    }
     assert document["runs"] == ["load"]
 
 
@@ -79,7 +83,8 @@ def test_report_pdf_from_options(project):
 
 def test_report_markdown_to_stdout(project):
     result = runner.invoke(
-        app, ["report", "--run", f"load={project / 'load.json.gz'}", "--format", "markdown"]
+        app,
+        ["report", "--run", f"load={project / 'load.json.gz'}", "--format", "markdown"],
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("# Staging Performance Report")
@@ -109,6 +114,8 @@ def test_report_needs_a_run():
 
 
 def test_pdf_needs_output(project):
-    result = runner.invoke(app, ["report", "--run", str(project / "load.json.gz"), "-f", "pdf"])
+    result = runner.invoke(
+        app, ["report", "--run", str(project / "load.json.gz"), "-f", "pdf"]
+    )
     assert result.exit_code == 2
     assert "--output" in result.stderr

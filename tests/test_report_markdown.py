@@ -28,7 +28,8 @@ def sample_report():
         patch.chdir(REPO)
         baseline = load("sample_data/baseline.json.gz", name="baseline")
         runs = [
-            load(f"sample_data/{name}.json.gz", name=name) for name in ("load", "stress", "spike")
+            load(f"sample_data/{name}.json.gz", name=name)
+            for name in ("load", "stress", "spike")
         ]
         criteria = load_criteria("sample_data/staging-criteria.toml")
         prometheus = [
@@ -36,7 +37,9 @@ def sample_report():
             for path in sorted(Path("sample_data/prometheus").glob("*/*.json"))
         ]
         server = server_data(baseline, runs, prometheus=prometheus)
-        return build_report(baseline, runs, criteria=criteria, server=server, metadata=FIXED)
+        return build_report(
+            baseline, runs, criteria=criteria, server=server, metadata=FIXED
+        )
 
 
 def test_markdown_matches_golden(sample_report, tmp_path):
@@ -47,11 +50,15 @@ def test_markdown_matches_golden(sample_report, tmp_path):
         GOLDEN.with_suffix(".got.md").write_text(got, encoding="utf-8")
         diff = "".join(
             difflib.unified_diff(
-                expected.splitlines(keepends=True), got.splitlines(keepends=True),
-                "golden", "got",
-            )  # fmt: skip
+                expected.splitlines(keepends=True),
+                got.splitlines(keepends=True),
+                "golden",
+                "got",
+            )
         )
-        pytest.fail(f"report differs from {GOLDEN.name}; new output in *.got.md\n{diff}")
+        pytest.fail(
+            f"report differs from {GOLDEN.name}; new output in *.got.md\n{diff}"
+        )
 
 
 def test_markdown_charts_written_beside(sample_report, tmp_path):

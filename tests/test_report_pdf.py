@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import http.server
 import io
+import re
 import threading
 from pathlib import Path
+from typing import ClassVar
 
-import pandas as pd
 import pytest
 from pypdf import PdfReader
 
@@ -23,9 +24,9 @@ SAMPLES = REPO / "sample_data"
 
 
 class _RecordingHandler(http.server.BaseHTTPRequestHandler):
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         type(self).requests.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "image/png")
@@ -78,12 +79,19 @@ def test_pdf_pages_text_and_images(sample_report):
     reader = PdfReader(io.BytesIO(render_pdf(sample_report)))
     assert len(reader.pages) >= 3
     text = "\n".join(page.extract_text() for page in reader.pages)
-    for expected in ("Staging Performance Report", "Executive summary", "Results summary",
-                     "Sign-off", f"Page 1 of {len(reader.pages)}"):
+    for expected in (
+        "Staging Performance Report",
+        "Executive summary",
+        "Results summary",
+        "Sign-off",
+        f"Page 1 of {len(reader.pages)}",
+    ):
         assert expected in text
     # weasyprint shares one resource dictionary between pages, so count distinct images.
     images = len({image.data for page in reader.pages for image in page.images})
-    expected_charts = sum(1 for chart in sample_report.charts if chart.figure is not None)
+    expected_charts = sum(
+        1 for chart in sample_report.charts if chart.figure is not None
+    )
     assert images == expected_charts
 
 
@@ -92,14 +100,16 @@ def test_pdf_embeds_fonts(sample_report):
     fonts = set()
     for page in reader.pages:
         for font in page["/Resources"]["/Font"].values():
-            descriptor = font.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            descriptor = font.get_object()["/DescendantFonts"][0].get_object()[
+                "/FontDescriptor"
+            ]
             assert "/FontFile2" in descriptor or "/FontFile3" in descriptor
             fonts.add(str(font.get_object()["/BaseFont"]))
     assert any("DejaVu" in name for name in fonts)
 
 
 def test_hostile_values_inert_in_pdf(http_server):
-    report, payload = hostile_report(http_server.server_address[1])
+    report, _ = hostile_report(http_server.server_address[1])
     pdf = render_pdf(report)
     assert _RecordingHandler.requests == []
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
@@ -107,26 +117,44 @@ def test_hostile_values_inert_in_pdf(http_server):
 
 
 def test_hostile_values_escaped_in_html(http_server):
-    report, payload = hostile_report(http_server.server_address[1])
+    report, _ = hostile_report(http_server.server_address[1])
     html = render_html(report)
-    assert "<img src=\"http://127.0.0.1" not in html
+    assert '<img src="http://127.0.0.1' not in html
     assert "<script" not in html
     assert "<b>load</b>" not in html
     assert "&lt;img src=&#34;http://127.0.0.1" in html
 
 
+def unescaped_pipes(line: str) -> int:
+    return len(re.findall(r"(?<!\\)\|", line))
+
+
 def test_hostile_values_escaped_in_markdown(tmp_path):
-    report, payload = hostile_report(9)
+    report, _ = hostile_report(9)
     text = render_markdown(report, tmp_path / "r_charts")
+    escaped = (
+        '&lt;img src="http&#58;//127.0.0.1:9/x"&gt; \\| \\`tick\\` # '
+        "\\[a\\](http&#58;//127.0.0.1:9/l)"
+    )
+    assert escaped in text
     assert "<img" not in text
     assert "<script" not in text
     assert "](http://" not in text
-    for line in text.splitlines():
-        if line.startswith("| ") and "&lt;img" in line:
-            cells = line.replace("\\|", "").split("|")
-            header = next(h for h in text.splitlines() if h.startswith("| ") and h.count("|") == line.replace("\\|", "").count("|"))
-            assert len(cells) == header.count("|") + 1
-    assert not any(line.startswith("#") and "tick" in line for line in text.splitlines())
+
+    # Every table row keeps its header's column count despite the pipes in the payload.
+    lines = text.splitlines()
+    hostile_rows = 0
+    for i, line in enumerate(lines):
+        if not line.startswith("|---"):
+            continue
+        columns = unescaped_pipes(lines[i - 1])
+        for row in lines[i + 1 :]:
+            if not row.startswith("|"):
+                break
+            assert unescaped_pipes(row) == columns, row
+            hostile_rows += "&lt;img" in row
+    assert hostile_rows >= 2
+    assert not any(line.startswith("#") and "tick" in line for line in lines)
 
 
 def test_html_is_self_contained(sample_report):
@@ -148,8 +176,11 @@ def test_fetcher_rejects_network_and_outside_files(http_server, tmp_path):
     (root / "chart.png").write_bytes(b"\x89PNG")
     (tmp_path / "secret.txt").write_text("secret")
     fetcher = local_url_fetcher(root)
-    for url in (f"http://127.0.0.1:{port}/x", (tmp_path / "secret.txt").as_uri(),
-                (root / ".." / "secret.txt").as_uri()):
+    for url in (
+        f"http://127.0.0.1:{port}/x",
+        (tmp_path / "secret.txt").as_uri(),
+        (root / ".." / "secret.txt").as_uri(),
+    ):
         with pytest.raises(FetchRejected):
             fetcher(url)
     assert _RecordingHandler.requests == ["/probe"]
@@ -164,7 +195,9 @@ def test_raw_html_image_never_fetched(http_server, tmp_path):
     port = http_server.server_address[1]
     html = f'<p>x</p><img src="http://127.0.0.1:{port}/raw.png">'
     document = weasyprint.HTML(
-        string=html, base_url=tmp_path.as_uri() + "/", url_fetcher=local_url_fetcher(tmp_path)
+        string=html,
+        base_url=tmp_path.as_uri() + "/",
+        url_fetcher=local_url_fetcher(tmp_path),
     )
     document.write_pdf()
     assert _RecordingHandler.requests == []

@@ -23,11 +23,12 @@ import difflib
 import math
 import operator
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import tomllib
 
 from perfreport.errors import CriteriaError
 
@@ -107,10 +108,10 @@ K6_METRICS: dict[str, tuple[str, Kind]] = {
 class DerivedMetric:
     """A run-level figure a criterion may name instead of a k6 metric.
 
-    ``key_figure`` is the :class:`~perfreport.analysis.summary.KeyFigures`
-    attribute for the whole run; ``k6`` is the (metric, statistic) used per
-    endpoint; ``server`` marks figures that only server data (Prometheus,
-    Redis) provides.
+    ``key_figure`` names the :class:`~perfreport.analysis.key_figures.KeyFigures`
+    attribute used for the whole run. ``k6`` is the (metric, statistic) used per
+    endpoint. ``server`` marks figures that only server data (Prometheus, Redis)
+    provides.
     """
 
     kind: Kind
@@ -148,7 +149,9 @@ CRITERION_KEYS = {
     "description",
 }
 ALL_RUNS = "*"
-_NUMBER_WITH_UNIT = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
+_NUMBER_WITH_UNIT = re.compile(
+    r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$"
+)
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*criterion\s*\]\]")
 _ANY_HEADER = re.compile(r"^\s*\[")
 _TOML_LINE = re.compile(r"at line (\d+)")
@@ -220,11 +223,11 @@ class CriteriaSet:
 class CriterionResult:
     """The verdict of one criterion on one run.
 
-    ``measured`` and ``baseline`` are in the criterion's base unit (None when
-    missing); ``change_pct`` is the percent change from baseline to measured
-    and ``ratio`` their quotient, both None without a usable baseline.
-    ``reason`` says why a row is FAIL or NO DATA. ``p_value`` and
-    ``significance`` come from the comparison when it tested the figure.
+    ``measured`` and ``baseline`` are in the criterion's base unit, None when
+    missing. ``change_pct`` is the percent change from baseline to measured and
+    ``ratio`` their quotient. Both are None without a usable baseline.
+    ``reason`` explains a FAIL or NO DATA row. ``p_value`` and ``significance``
+    come from the comparison when it tested the figure.
     """
 
     criterion: Criterion
@@ -272,8 +275,8 @@ def load_criteria(
     """Read a criteria TOML file.
 
     ``known_metrics`` adds custom metric names (from the runs) to k6's built-in
-    metrics and :data:`DERIVED_METRICS`; when it is None, metric names are not
-    checked here (call :func:`check_metric_names` once the runs are loaded).
+    metrics and :data:`DERIVED_METRICS`. When it is None, metric names are not
+    checked, so call :func:`check_metric_names` once the runs are loaded.
 
     Raises:
         CriteriaError: the file is missing, not TOML, or a criterion is invalid;
@@ -316,7 +319,7 @@ def parse_criteria(text: str, *, source: str = "<criteria>") -> CriteriaSet:
 
     unknown_top = set(document) - {"format_version", "confidence", "criterion"}
     if unknown_top:
-        key = sorted(unknown_top)[0]
+        key = min(unknown_top)
         raise locator.error(
             None,
             key,
@@ -331,7 +334,9 @@ def parse_criteria(text: str, *, source: str = "<criteria>") -> CriteriaSet:
             "no [[criterion]] tables found",
             hint="add at least one [[criterion]] table (see docs/criteria.md)",
         )
-    parsed = tuple(_parse_criterion(table, i, locator) for i, table in enumerate(tables))
+    parsed = tuple(
+        _parse_criterion(table, i, locator) for i, table in enumerate(tables)
+    )
     return CriteriaSet(parsed, source=source, confidence=confidence)
 
 
@@ -401,12 +406,20 @@ class _Locator:
     def header_line(self, index: int) -> int:
         return self.headers[index] + 1 if index < len(self.headers) else 0
 
-    def error(self, index: int | None, key: str, message: str, hint: str) -> CriteriaError:
-        return CriteriaError(self.source, message, line=self.line_of(index, key), hint=hint)
+    def error(
+        self, index: int | None, key: str, message: str, hint: str
+    ) -> CriteriaError:
+        return CriteriaError(
+            self.source, message, line=self.line_of(index, key), hint=hint
+        )
 
 
 def _parse_confidence(value: Any, locator: _Locator) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < 1
+    ):
         raise locator.error(
             None,
             "confidence",
@@ -418,12 +431,16 @@ def _parse_confidence(value: Any, locator: _Locator) -> float:
 
 def _parse_criterion(table: Any, index: int, locator: _Locator) -> Criterion:
     if not isinstance(table, dict):
-        raise locator.error(index, "criterion", "a criterion must be a table", "use [[criterion]]")
+        raise locator.error(
+            index, "criterion", "a criterion must be a table", "use [[criterion]]"
+        )
     unknown = sorted(set(table) - CRITERION_KEYS)
     if unknown:
         close = difflib.get_close_matches(unknown[0], sorted(CRITERION_KEYS), n=1)
-        fix = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(
-            sorted(CRITERION_KEYS)
+        fix = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else "allowed keys: " + ", ".join(sorted(CRITERION_KEYS))
         )
         raise locator.error(index, unknown[0], f"unknown key {unknown[0]!r}", fix)
 
@@ -433,9 +450,9 @@ def _parse_criterion(table: Any, index: int, locator: _Locator) -> Criterion:
     statistic = _parse_statistic(table, index, locator, kind, default_stat)
     if metric not in K6_METRICS and metric not in DERIVED_METRICS:
         kind = _custom_kind(table, statistic)
-    if kind != "bool" and statistic in ("rate",) and metric in K6_METRICS:
-        if K6_METRICS[metric][0] == "counter":
-            kind = "per_second"
+    # A Counter's rate is per second, not a share.
+    if statistic == "rate" and K6_METRICS.get(metric, ("", ""))[0] == "counter":
+        kind = "per_second"
     op = _parse_operator(table, index, locator)
     relative_to = _optional_str(table, "relative_to", index, locator) or None
     if relative_to is not None and relative_to != "baseline":
@@ -471,8 +488,8 @@ def _parse_criterion(table: Any, index: int, locator: _Locator) -> Criterion:
 def _metric_kind(metric: str) -> tuple[Kind, str]:
     """Return the kind of values and the default statistic of a metric name.
 
-    Custom metrics count as time trends with p(95) until the run says otherwise
-    (see :func:`kind_from_metric_def`).
+    A custom metric defaults to a time Trend with p(95); :func:`_custom_kind`
+    then infers its kind from the target's unit.
     """
     if metric in DERIVED_METRICS:
         derived = DERIVED_METRICS[metric]
@@ -501,7 +518,9 @@ def _custom_kind(table: dict[str, Any], statistic: str) -> Kind:
     return "count"
 
 
-_STATISTIC = re.compile(r"^(count|rate|avg|min|med|max|value|passes|fails|p\(\d+(\.\d+)?\))$")
+_STATISTIC = re.compile(
+    r"^(count|rate|avg|min|med|max|value|passes|fails|p\(\d+(\.\d+)?\))$"
+)
 
 
 def _parse_statistic(
@@ -521,7 +540,10 @@ def _parse_statistic(
         )
     if kind == "bool" and statistic != "value":
         raise locator.error(
-            index, "stat", f"{statistic!r} does not apply to a yes/no figure", "remove stat"
+            index,
+            "stat",
+            f"{statistic!r} does not apply to a yes/no figure",
+            "remove stat",
         )
     return statistic
 
@@ -544,22 +566,32 @@ def _parse_target(
 ) -> tuple[float | bool, str | None, str]:
     """Return the target in base units, the relative unit, and its display text."""
     if "target" not in table:
-        raise locator.error(index, "target", "missing key 'target'", 'add e.g. target = "500 ms"')
+        raise locator.error(
+            index, "target", "missing key 'target'", 'add e.g. target = "500 ms"'
+        )
     raw = table["target"]
     unit_key = table.get("unit")
     if unit_key is not None and not isinstance(unit_key, str):
-        raise locator.error(index, "unit", "unit must be a string", 'write e.g. unit = "ms"')
+        raise locator.error(
+            index, "unit", "unit must be a string", 'write e.g. unit = "ms"'
+        )
 
     if kind == "bool":
         if not isinstance(raw, bool) or relative:
             raise locator.error(
-                index, "target", f"invalid target {raw!r}", "write target = false or true"
+                index,
+                "target",
+                f"invalid target {raw!r}",
+                "write target = false or true",
             )
         return raw, None, str(raw).lower()
 
     if isinstance(raw, bool):
         raise locator.error(
-            index, "target", f"invalid target {raw!r}", "write a number with a unit, e.g. \"500 ms\""
+            index,
+            "target",
+            f"invalid target {raw!r}",
+            'write a number with a unit, e.g. "500 ms"',
         )
     if isinstance(raw, (int, float)):
         number, unit = float(raw), (unit_key or "").strip()
@@ -581,9 +613,13 @@ def _parse_target(
             )
         number, unit = float(match.group(1)), (unit_key or match.group(2)).strip()
     else:
-        raise locator.error(index, "target", f"invalid target {raw!r}", 'write e.g. "500 ms"')
+        raise locator.error(
+            index, "target", f"invalid target {raw!r}", 'write e.g. "500 ms"'
+        )
     if not math.isfinite(number):
-        raise locator.error(index, "target", f"target {raw!r} is not finite", "write a number")
+        raise locator.error(
+            index, "target", f"target {raw!r} is not finite", "write a number"
+        )
 
     unit_key_name = "unit" if unit_key is not None else "target"
     if relative:
@@ -599,7 +635,10 @@ def _relative_target(
     if unit.lower() == "x":
         if number <= 0:
             raise locator.error(
-                index, "target", f"ratio {number:g}x must be positive", 'write e.g. "2x"'
+                index,
+                "target",
+                f"ratio {number:g}x must be positive",
+                'write e.g. "2x"',
             )
         return number, "x", f"{number:g}x"
     raise locator.error(
@@ -634,35 +673,51 @@ def _absolute_target(
     return number * factor, None, text
 
 
-def _parse_runs(table: dict[str, Any], index: int, locator: _Locator) -> tuple[str, ...]:
+def _parse_runs(
+    table: dict[str, Any], index: int, locator: _Locator
+) -> tuple[str, ...]:
     raw = table.get("run", ALL_RUNS)
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not all(isinstance(r, str) and r for r in raw):
         raise locator.error(
-            index, "run", f"invalid run {raw!r}", 'write a run name, a list of names or "*"'
+            index,
+            "run",
+            f"invalid run {raw!r}",
+            'write a run name, a list of names or "*"',
         )
     return () if ALL_RUNS in raw else tuple(raw)
 
 
-def _required_str(table: dict[str, Any], key: str, index: int, locator: _Locator) -> str:
+def _required_str(
+    table: dict[str, Any], key: str, index: int, locator: _Locator
+) -> str:
     if key not in table:
-        raise locator.error(index, key, f"missing key {key!r}", f"add {key} = \"...\"")
+        raise locator.error(index, key, f"missing key {key!r}", f'add {key} = "..."')
     return _optional_str(table, key, index, locator)
 
 
-def _optional_str(table: dict[str, Any], key: str, index: int, locator: _Locator) -> str:
+def _optional_str(
+    table: dict[str, Any], key: str, index: int, locator: _Locator
+) -> str:
     value = table.get(key, "")
     if not isinstance(value, str):
-        raise locator.error(index, key, f"{key} must be a string, not {value!r}", "quote it")
+        raise locator.error(
+            index, key, f"{key} must be a string, not {value!r}", "quote it"
+        )
     return value
 
 
-def _optional_bool(table: dict[str, Any], key: str, index: int, locator: _Locator) -> bool:
+def _optional_bool(
+    table: dict[str, Any], key: str, index: int, locator: _Locator
+) -> bool:
     value = table.get(key, False)
     if not isinstance(value, bool):
         raise locator.error(
-            index, key, f"{key} must be true or false, not {value!r}", f"write {key} = true"
+            index,
+            key,
+            f"{key} must be true or false, not {value!r}",
+            f"write {key} = true",
         )
     return value
 
@@ -674,10 +729,12 @@ def _optional_bool(table: dict[str, Any], key: str, index: int, locator: _Locato
 class ServerFigures:
     """Figures that only server data provides, for one run.
 
-    ``db_connections`` maps a statistic (``max``, ``avg``, ``p(95)``...) to the
-    active database connections over the run; ``memory_leak`` is True when a
-    leak was detected, None when memory was not measured; ``cache_hit_rate``
-    is a share 0..1 (from Redis or Prometheus) and ``cache_hit_source`` names it.
+    ``db_connections`` maps a statistic (``max``, ``avg``, ``min``, ``p(95)``) to
+    the active database connections over the run. ``memory_leak`` is True when a
+    leak was detected and None when memory was not measured or the trend was
+    inconclusive, with ``memory_reason`` saying why. ``cache_hit_rate`` is a
+    share from 0 to 1 (from Redis or Prometheus) and ``cache_hit_source`` names
+    where it came from.
     """
 
     db_connections: dict[str, float] = field(default_factory=dict)
@@ -700,7 +757,7 @@ def evaluate_criteria(
     A criterion with ``run`` names only those runs; without, every run in
     ``runs`` (when ``runs`` is empty, the baseline is judged on its own).
     ``comparison`` is a :class:`perfreport.analysis.compare.Comparison` of
-    ``baseline`` against ``runs``; it is computed when a criterion asks for
+    ``baseline`` against ``runs``. It is computed when a criterion requires
     significance and none is given. ``server`` maps a run name to the figures
     from Prometheus and Redis for that run.
 
@@ -708,12 +765,14 @@ def evaluate_criteria(
     statistic or endpoint is absent, the baseline is missing or zero for a
     relative target, or a required significance test did not run.
     """
-    candidates = list(runs) if runs else ([baseline] if baseline is not None else [])
-    if comparison is None and baseline is not None and runs:
-        if any(c.significant for c in criteria):
-            from perfreport.analysis.compare import compare
+    candidates = list(runs)
+    if not candidates and baseline is not None:
+        candidates = [baseline]
+    needs_comparison = any(c.significant for c in criteria)
+    if comparison is None and baseline is not None and runs and needs_comparison:
+        from perfreport.analysis.compare import compare
 
-            comparison = compare(baseline, *runs, confidence=criteria.confidence)
+        comparison = compare(baseline, *runs, confidence=criteria.confidence)
     measure = _Measurer(comparison, server or {})
     rows: list[CriterionResult] = []
     for criterion in criteria:
@@ -734,7 +793,9 @@ def evaluate_criteria(
     return CriteriaResult(tuple(rows), warnings)
 
 
-def _selected_runs(criterion: Criterion, candidates: list[Any]) -> list[tuple[Any, str]]:
+def _selected_runs(
+    criterion: Criterion, candidates: list[Any]
+) -> list[tuple[Any, str]]:
     if not criterion.runs:
         return [(run, run.name) for run in candidates]
     by_name = {run.name: run for run in candidates}
@@ -754,7 +815,9 @@ def _evaluate_one(
         )
     change_pct, ratio = _change(measured, base_value)
     if criterion.is_relative:
-        return _evaluate_relative(criterion, run, measured, base_value, change_pct, ratio, measure)
+        return _evaluate_relative(
+            criterion, run, measured, base_value, change_pct, ratio, measure
+        )
 
     passed = OPERATORS[criterion.op](measured, criterion.target)
     return CriterionResult(
@@ -765,7 +828,9 @@ def _evaluate_one(
         baseline=base_value,
         change_pct=change_pct,
         ratio=ratio,
-        reason="" if passed else f"{criterion.metric} is not {criterion.op} {criterion.target_text}",
+        reason=""
+        if passed
+        else f"{criterion.metric} is not {criterion.op} {criterion.target_text}",
     )
 
 
@@ -778,25 +843,31 @@ def _evaluate_relative(
     ratio: float | None,
     measure: _Measurer,
 ) -> CriterionResult:
-    row = dict(
-        criterion=criterion,
-        run=run.name,
-        measured=measured,
-        baseline=base_value,
-        change_pct=change_pct,
-        ratio=ratio,
-    )
+    row: dict[str, Any] = {
+        "criterion": criterion,
+        "run": run.name,
+        "measured": measured,
+        "baseline": base_value,
+        "change_pct": change_pct,
+        "ratio": ratio,
+    }
     if base_value is None:
-        return CriterionResult(**row, verdict="NO DATA", reason="the baseline lacks this figure")
+        return CriterionResult(
+            **row, verdict="NO DATA", reason="the baseline lacks this figure"
+        )
     if change_pct is None or ratio is None:
         return CriterionResult(
-            **row, verdict="NO DATA", reason="the baseline value is 0, so a change is undefined"
+            **row,
+            verdict="NO DATA",
+            reason="the baseline value is 0, so a change is undefined",
         )
     observed = change_pct if criterion.relative_unit == "%" else ratio
     passed = OPERATORS[criterion.op](observed, criterion.target)
     reason = "" if passed else f"change is not {criterion.op} {criterion.target_text}"
     if not criterion.significant:
-        return CriterionResult(**row, verdict="PASS" if passed else "FAIL", reason=reason)
+        return CriterionResult(
+            **row, verdict="PASS" if passed else "FAIL", reason=reason
+        )
 
     significance, p_value, note = measure.significance(criterion, run)
     row.update(p_value=p_value, significance=significance)
@@ -822,7 +893,9 @@ def _change(measured: Any, base_value: Any) -> tuple[float | None, float | None]
 class _Measurer:
     """Looks up a criterion's value in a run, caching each run's summary."""
 
-    def __init__(self, comparison: Any | None, server: dict[str, ServerFigures]) -> None:
+    def __init__(
+        self, comparison: Any | None, server: dict[str, ServerFigures]
+    ) -> None:
         self.comparison = comparison
         self.server = server
         self._summaries: dict[int, Any] = {}
@@ -832,7 +905,9 @@ class _Measurer:
         """Return the value in base units, or None and the reason it is missing."""
         derived = DERIVED_METRICS.get(criterion.metric)
         if derived is None:
-            return self._summary_value(run, criterion.metric, criterion.statistic, criterion.endpoint)
+            return self._summary_value(
+                run, criterion.metric, criterion.statistic, criterion.endpoint
+            )
         if derived.server:
             return self._server_value(criterion, run)
         if criterion.endpoint and derived.k6 is not None:
@@ -846,7 +921,9 @@ class _Measurer:
             return None, f"run {run.name!r} has no {criterion.metric} data"
         return float(value), ""
 
-    def significance(self, criterion: Criterion, run: Any) -> tuple[str | None, float | None, str]:
+    def significance(
+        self, criterion: Criterion, run: Any
+    ) -> tuple[str | None, float | None, str]:
         """Return the comparison's verdict and p-value for the criterion's figure."""
         frame = getattr(self.comparison, "frame", None)
         if frame is None:
@@ -875,7 +952,9 @@ class _Measurer:
             return derived.k6
         return criterion.metric, criterion.statistic
 
-    def _server_value(self, criterion: Criterion, run: Any) -> tuple[float | bool | None, str]:
+    def _server_value(
+        self, criterion: Criterion, run: Any
+    ) -> tuple[float | bool | None, str]:
         figures = self.server.get(run.name)
         if figures is None:
             # A runbook baseline file carries resource_usage.database_connections.
@@ -886,12 +965,18 @@ class _Measurer:
             return None, f"no server data (Prometheus/Redis) for run {run.name!r}"
         if criterion.metric == "memory_leak":
             if figures.memory_leak is None:
-                why = figures.memory_reason or f"memory was not measured during run {run.name!r}"
+                why = (
+                    figures.memory_reason
+                    or f"memory was not measured during run {run.name!r}"
+                )
                 return None, why
             return figures.memory_leak, ""
         value = figures.db_connections.get(criterion.statistic)
         if value is None:
-            return None, f"no {criterion.statistic} of db_connections for run {run.name!r}"
+            return (
+                None,
+                f"no {criterion.statistic} of db_connections for run {run.name!r}",
+            )
         return float(value), ""
 
     def _summary_value(

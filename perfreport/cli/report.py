@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -47,7 +46,9 @@ class _Inputs:
     redis_after: Path | None = None
 
 
-BASELINE_HELP = "Baseline run: k6 JSON (.json/.gz), CSV, summary, baseline file or Parquet."
+BASELINE_HELP = (
+    "Baseline run: k6 JSON (.json/.gz), CSV, summary, baseline file or Parquet."
+)
 RUN_HELP = "Candidate run as NAME=FILE or FILE (repeatable), in the same formats."
 PROMETHEUS_HELP = (
     "Prometheus data: a Parquet file from `perfreport prometheus`, a saved API "
@@ -66,12 +67,12 @@ def parse_run_option(value: str) -> RunInput:
 
 def _merge(
     config: ReportConfig | None,
-    baseline: Optional[Path],
+    baseline: Path | None,
     runs: list[str],
-    criteria: Optional[Path],
+    criteria: Path | None,
     prometheus: list[Path],
-    redis_before: Optional[Path],
-    redis_after: Optional[Path],
+    redis_before: Path | None,
+    redis_after: Path | None,
 ) -> _Inputs:
     inputs = _Inputs()
     if config is not None:
@@ -90,7 +91,9 @@ def _merge(
     if inputs.baseline is None and not inputs.runs:
         raise UsageError("no runs given; pass --baseline FILE and/or --run NAME=FILE")
     if inputs.redis_after is not None and inputs.redis_before is None:
-        raise UsageError("--redis-after needs --redis-before (the snapshot taken first)")
+        raise UsageError(
+            "--redis-after needs --redis-before (the snapshot taken first)"
+        )
     for item in [inputs.baseline, *inputs.runs]:
         if item is not None:
             check_input(item.path)
@@ -114,13 +117,18 @@ def _load_runs(inputs: _Inputs) -> tuple[Run | None, list[Run]]:
 def _criteria(inputs: _Inputs, required: bool) -> CriteriaSet | None:
     if inputs.criteria is None:
         if required:
-            raise UsageError("no criteria file; pass --criteria FILE (see docs/criteria.md)")
+            raise UsageError(
+                "no criteria file; pass --criteria FILE (see docs/criteria.md)"
+            )
         return None
     return load_criteria(inputs.criteria)
 
 
 def _server(inputs: _Inputs, baseline: Run | None, runs: list[Run]) -> ServerData:
-    from perfreport.ingest.prometheus import read_prometheus_parquet, read_prometheus_response
+    from perfreport.ingest.prometheus import (
+        read_prometheus_parquet,
+        read_prometheus_response,
+    )
     from perfreport.ingest.redis_info import read_redis_info
 
     frames = []
@@ -131,9 +139,17 @@ def _server(inputs: _Inputs, baseline: Run | None, runs: list[Run]) -> ServerDat
             frames.append(read_prometheus_parquet(check_input(path)))
         else:
             frames.append(read_prometheus_response(check_input(path)))
-    before = read_redis_info(check_input(inputs.redis_before)) if inputs.redis_before else None
-    after = read_redis_info(check_input(inputs.redis_after)) if inputs.redis_after else None
-    return server_data(baseline, runs, prometheus=frames, redis_before=before, redis_after=after)
+    before = (
+        read_redis_info(check_input(inputs.redis_before))
+        if inputs.redis_before
+        else None
+    )
+    after = (
+        read_redis_info(check_input(inputs.redis_after)) if inputs.redis_after else None
+    )
+    return server_data(
+        baseline, runs, prometheus=frames, redis_before=before, redis_after=after
+    )
 
 
 def _prepare(
@@ -153,24 +169,52 @@ def _prepare(
 
 @app.command("report")
 def report_command(
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help=BASELINE_HELP),
+    baseline: Path | None = typer.Option(None, "--baseline", help=BASELINE_HELP),
     run: list[str] = typer.Option([], "--run", help=RUN_HELP),
-    criteria: Optional[Path] = typer.Option(None, "--criteria", help="Sign-off criteria TOML."),
+    criteria: Path | None = typer.Option(
+        None, "--criteria", help="Sign-off criteria TOML file (docs/criteria.md)."
+    ),
     prometheus: list[Path] = typer.Option([], "--prometheus", help=PROMETHEUS_HELP),
-    redis_before: Optional[Path] = typer.Option(None, "--redis-before", help="Redis INFO before the tests."),
-    redis_after: Optional[Path] = typer.Option(None, "--redis-after", help="Redis INFO after the tests."),
-    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
-    title: Optional[str] = typer.Option(None, "--title", help="Report title."),
-    environment: Optional[str] = typer.Option(None, "--environment", help="Environment name (default: the runs' environment tag)."),
-    branch: Optional[str] = typer.Option(None, "--branch", help="Branch under test (default: the runs' branch tag)."),
-    version: Optional[str] = typer.Option(None, "--version", help="Version under test (default: the runs' version tag)."),
-    date: Optional[str] = typer.Option(None, "--date", help="Report date, YYYY-MM-DD (default: the last run's end)."),
-    output_format: Optional[ReportFormat] = typer.Option(None, "--format", "-f", help="markdown, html, pdf or json (default: from -o's suffix, else markdown)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file; Markdown charts go to <stem>_charts/ beside it."),
+    redis_before: Path | None = typer.Option(
+        None, "--redis-before", help="Redis INFO output saved before the tests."
+    ),
+    redis_after: Path | None = typer.Option(
+        None, "--redis-after", help="Redis INFO output saved after the tests."
+    ),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    title: str | None = typer.Option(None, "--title", help="Report title."),
+    environment: str | None = typer.Option(
+        None,
+        "--environment",
+        help="Environment name (default: the runs' environment tag).",
+    ),
+    branch: str | None = typer.Option(
+        None, "--branch", help="Branch under test (default: the runs' branch tag)."
+    ),
+    version: str | None = typer.Option(
+        None, "--version", help="Version under test (default: the runs' version tag)."
+    ),
+    date: str | None = typer.Option(
+        None, "--date", help="Report date, YYYY-MM-DD (default: the last run's end)."
+    ),
+    output_format: ReportFormat | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="markdown, html, pdf or json (default: from -o's suffix, else markdown).",
+    ),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Output file; Markdown charts go to <stem>_charts/ beside it.",
+    ),
 ) -> None:
     """Write the staging performance report: Markdown, HTML, PDF or a JSON verdict."""
     settings = load_config(config) if config is not None else None
-    inputs = _merge(settings, baseline, run, criteria, prometheus, redis_before, redis_after)
+    inputs = _merge(
+        settings, baseline, run, criteria, prometheus, redis_before, redis_after
+    )
     output = output or (settings.output if settings else None)
     chosen = _choose_format(output_format, settings, output)
     if chosen in (ReportFormat.pdf,) and output is None:
@@ -188,13 +232,21 @@ def report_command(
 
 
 def _choose_format(
-    option: Optional[ReportFormat], settings: ReportConfig | None, output: Optional[Path]
+    option: ReportFormat | None,
+    settings: ReportConfig | None,
+    output: Path | None,
 ) -> ReportFormat:
     if option is not None:
         return option
     if settings is not None and settings.format:
         return ReportFormat(settings.format)
-    suffixes = {".md": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf", ".json": "json"}
+    suffixes = {
+        ".md": "markdown",
+        ".html": "html",
+        ".htm": "html",
+        ".pdf": "pdf",
+        ".json": "json",
+    }
     if output is not None and output.suffix.lower() in suffixes:
         return ReportFormat(suffixes[output.suffix.lower()])
     return ReportFormat.markdown
@@ -202,11 +254,11 @@ def _choose_format(
 
 def _metadata(
     settings: ReportConfig | None,
-    title: Optional[str],
-    environment: Optional[str],
-    branch: Optional[str],
-    version: Optional[str],
-    date: Optional[str],
+    title: str | None,
+    environment: str | None,
+    branch: str | None,
+    version: str | None,
+    date: str | None,
 ) -> ReportMetadata:
     metadata = ReportMetadata()
     if settings is not None:
@@ -221,7 +273,7 @@ def _metadata(
     return replace(metadata, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _write_report(report: object, chosen: ReportFormat, output: Optional[Path]) -> None:
+def _write_report(report: object, chosen: ReportFormat, output: Path | None) -> None:
     from perfreport.render import html, json_report, markdown, pdf
 
     if chosen is ReportFormat.pdf:
@@ -247,17 +299,26 @@ def _write_report(report: object, chosen: ReportFormat, output: Optional[Path]) 
 
 @app.command("check")
 def check_command(
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help=BASELINE_HELP),
+    baseline: Path | None = typer.Option(None, "--baseline", help=BASELINE_HELP),
     run: list[str] = typer.Option([], "--run", help=RUN_HELP),
-    criteria: Optional[Path] = typer.Option(None, "--criteria", help="Sign-off criteria TOML."),
+    criteria: Path | None = typer.Option(
+        None, "--criteria", help="Sign-off criteria TOML file (docs/criteria.md)."
+    ),
     prometheus: list[Path] = typer.Option([], "--prometheus", help=PROMETHEUS_HELP),
-    redis_before: Optional[Path] = typer.Option(None, "--redis-before", help="Redis INFO before the tests."),
-    redis_after: Optional[Path] = typer.Option(None, "--redis-after", help="Redis INFO after the tests."),
-    config: Optional[Path] = typer.Option(None, "--config", help=CONFIG_HELP),
-    output_format: CheckFormat = typer.Option(CheckFormat.table, "--format", "-f", help="table or json."),
+    redis_before: Path | None = typer.Option(
+        None, "--redis-before", help="Redis INFO output saved before the tests."
+    ),
+    redis_after: Path | None = typer.Option(
+        None, "--redis-after", help="Redis INFO output saved after the tests."
+    ),
+    config: Path | None = typer.Option(None, "--config", help=CONFIG_HELP),
+    output_format: CheckFormat = typer.Option(
+        CheckFormat.table, "--format", "-f", help="table or json."
+    ),
 ) -> None:
-    """Judge the runs against the sign-off criteria; exit 0 all pass, 1 any fails, 2 bad input.
+    """Judge the runs against the sign-off criteria and exit with the gate's verdict.
 
+    Exit status: 0 when every row passes, 1 when any row fails, 2 on bad input.
     A NO DATA row fails the gate unless its criterion has optional = true.
     """
     from perfreport.analysis.criteria import evaluate_criteria
@@ -265,7 +326,9 @@ def check_command(
     from perfreport.render.criteria_table import criteria_table
 
     settings = load_config(config) if config is not None else None
-    inputs = _merge(settings, baseline, run, criteria, prometheus, redis_before, redis_after)
+    inputs = _merge(
+        settings, baseline, run, criteria, prometheus, redis_before, redis_after
+    )
     base_run, runs, criteria_set, server = _prepare(inputs, criteria_required=True)
     assert criteria_set is not None
     result = evaluate_criteria(criteria_set, base_run, runs, server=server.figures)

@@ -3,11 +3,11 @@
 Every function builds a :class:`matplotlib.figure.Figure` directly, never through
 pyplot, so no global figure state leaks between calls or into a notebook. Sizes
 fit an A4 page's text width (6.7 inches). A function returns None when its runs
-lack the data the chart needs; the report then says so in one line.
+lack the data the chart needs, and the report then states that in one line.
 
 Percentiles over time use k6's rule in each window: sort the samples, take
-index i = p * (n - 1) and interpolate linearly between the neighbours (numpy's
-default "linear" method).
+index i = p * (n - 1) and interpolate linearly between the neighbours (the
+"linear" interpolation of pandas' ``quantile``, its default).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-from perfreport.model import Run  # noqa: E402
+from perfreport.model import Run
 
 A4_WIDTH_IN = 6.7
 CHART_HEIGHT_IN = 2.7
@@ -61,7 +61,9 @@ def _metric_points(run: Run, metric: str) -> pd.DataFrame | None:
         return None
     start = points["time"].min()
     elapsed_s = (selected["time"] - start).dt.total_seconds()
-    return pd.DataFrame({"elapsed_s": elapsed_s.to_numpy(), "value": selected["value"].to_numpy()})
+    return pd.DataFrame(
+        {"elapsed_s": elapsed_s.to_numpy(), "value": selected["value"].to_numpy()}
+    )
 
 
 def window_seconds(duration_s: float) -> float:
@@ -95,7 +97,9 @@ def latency_over_time(
     axes = figure.add_subplot()
     for percentile in PERCENTILES:
         series = grouped.quantile(percentile / 100.0)
-        axes.plot(series.index, series.to_numpy(), marker=".", label=f"p({percentile:g})")
+        axes.plot(
+            series.index, series.to_numpy(), marker=".", label=f"p({percentile:g})"
+        )
     axes.set_xlabel(f"elapsed time (s), {window_s:g} s windows")
     axes.set_ylabel(f"{plain_label(metric)} (ms)")
     axes.set_title(plain_label(f"Latency percentiles over time: {run.name}"))
@@ -106,7 +110,10 @@ def latency_over_time(
 
 
 def latency_cdf(
-    baseline: Run | None, candidates: Sequence[Run], *, metric: str = "http_req_duration"
+    baseline: Run | None,
+    candidates: Sequence[Run],
+    *,
+    metric: str = "http_req_duration",
 ) -> Figure | None:
     """Plot the empirical CDF of ``metric`` (ms) for the baseline and each candidate."""
     runs = ([baseline] if baseline is not None else []) + list(candidates)
@@ -125,9 +132,14 @@ def latency_cdf(
         label = run.name
         if run is baseline and "baseline" not in run.name:
             label = f"{run.name} (baseline)"
-        axes.step(values, share, where="post", linestyle=style, label=plain_label(label))
+        axes.step(
+            values, share, where="post", linestyle=style, label=plain_label(label)
+        )
     positive = [v[v > 0] for _, v in curves if (v > 0).any()]
-    if positive and max(v.max() for v in positive) / min(v.min() for v in positive) > 50:
+    if (
+        positive
+        and max(v.max() for v in positive) / min(v.min() for v in positive) > 50
+    ):
         axes.set_xscale("log")
     axes.set_xlabel(f"{plain_label(metric)} (ms)")
     axes.set_ylabel("share of requests")
@@ -147,7 +159,9 @@ def throughput_over_time(run: Run, *, window_s: float | None = None) -> Figure |
     rate = _windowed(requests, window_s).sum() / window_s
     figure = _new_figure()
     axes = figure.add_subplot()
-    axes.plot(rate.index, rate.to_numpy(), color="tab:blue", marker=".", label="requests/s")
+    axes.plot(
+        rate.index, rate.to_numpy(), color="tab:blue", marker=".", label="requests/s"
+    )
     axes.set_xlabel(f"elapsed time (s), {window_s:g} s windows")
     axes.set_ylabel("requests per second (req/s)")
     axes.set_ylim(bottom=0)
@@ -159,19 +173,28 @@ def throughput_over_time(run: Run, *, window_s: float | None = None) -> Figure |
         vu_axes = axes.twinx()
         vu_series = _windowed(vus, window_s).max()
         vu_axes.step(
-            vu_series.index, vu_series.to_numpy(), where="post", color="tab:orange", label="VUs"
+            vu_series.index,
+            vu_series.to_numpy(),
+            where="post",
+            color="tab:orange",
+            label="VUs",
         )
         vu_axes.set_ylabel("active VUs")
         vu_axes.set_ylim(bottom=0)
         more_handles, more_labels = vu_axes.get_legend_handles_labels()
         handles, labels = handles + more_handles, labels + more_labels
-    figure.legend(handles, labels, loc="outside lower center", ncols=2, fontsize="small")
+    figure.legend(
+        handles, labels, loc="outside lower center", ncols=2, fontsize="small"
+    )
     axes.set_title(plain_label(f"Throughput and VUs: {run.name}"))
     return figure
 
 
 def endpoint_bars(
-    values_ms: pd.DataFrame, *, statistic: str = "p(95)", baseline_name: str | None = None
+    values_ms: pd.DataFrame,
+    *,
+    statistic: str = "p(95)",
+    baseline_name: str | None = None,
 ) -> Figure | None:
     """Plot a statistic per endpoint as horizontal bars, one bar per run.
 
@@ -211,8 +234,11 @@ def endpoint_bars(
 def _rate_over_time(
     runs: Sequence[Run], metric: str, ylabel: str, title: str, window_s: float | None
 ) -> Figure | None:
-    frames = [(run, _metric_points(run, metric)) for run in runs]
-    frames = [(run, frame) for run, frame in frames if frame is not None]
+    frames: list[tuple[Run, pd.DataFrame]] = []
+    for run in runs:
+        frame = _metric_points(run, metric)
+        if frame is not None:
+            frames.append((run, frame))
     if not frames:
         return None
     longest_s = max(float(frame["elapsed_s"].max()) for _, frame in frames)
@@ -221,7 +247,9 @@ def _rate_over_time(
     axes = figure.add_subplot()
     for run, frame in frames:
         share = _windowed(frame, window_s).mean() * 100.0
-        axes.plot(share.index, share.to_numpy(), marker=".", label=plain_label(run.name))
+        axes.plot(
+            share.index, share.to_numpy(), marker=".", label=plain_label(run.name)
+        )
     axes.set_xlabel(f"elapsed time (s), {window_s:g} s windows")
     axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=0, top=max(axes.get_ylim()[1], 1.0))
@@ -231,7 +259,9 @@ def _rate_over_time(
     return figure
 
 
-def error_rate_over_time(runs: Sequence[Run], *, window_s: float | None = None) -> Figure | None:
+def error_rate_over_time(
+    runs: Sequence[Run], *, window_s: float | None = None
+) -> Figure | None:
     """Plot the share of failed requests (``http_req_failed``, %) over time per run."""
     return _rate_over_time(
         runs, "http_req_failed", "failed requests (%)", "Error rate over time", window_s
@@ -239,10 +269,15 @@ def error_rate_over_time(runs: Sequence[Run], *, window_s: float | None = None) 
 
 
 def cache_hit_rate_over_time(
-    runs: Sequence[Run], *, metric: str = "cache_hit_rate", window_s: float | None = None
+    runs: Sequence[Run],
+    *,
+    metric: str = "cache_hit_rate",
+    window_s: float | None = None,
 ) -> Figure | None:
     """Plot a k6 Rate metric of cache hits (%) over time per run."""
-    return _rate_over_time(runs, metric, "cache hits (%)", "Cache hit rate over time", window_s)
+    return _rate_over_time(
+        runs, metric, "cache hits (%)", "Cache hit rate over time", window_s
+    )
 
 
 def gauge_over_time(

@@ -21,7 +21,12 @@ from perfreport.report import (
     achieved_text,
 )
 
-SIGN_OFF_ROLES = ("QA Lead", "Performance Engineer", "DevOps Lead", "Engineering Manager")
+SIGN_OFF_ROLES = (
+    "QA Lead",
+    "Performance Engineer",
+    "DevOps Lead",
+    "Engineering Manager",
+)
 STATUS_MARK = {"PASS": "PASS", "FAIL": "FAIL", "NO DATA": "NO DATA"}
 VERDICT_TEXT = {"better": "better", "worse": "worse", "~": "~ (no significant change)"}
 
@@ -46,7 +51,9 @@ METHODS_NOTE = (
 )
 
 
-def report_context(report: Report, chart_src: Callable[[ReportChart], str | None]) -> dict[str, Any]:
+def report_context(
+    report: Report, chart_src: Callable[[ReportChart], str | None]
+) -> dict[str, Any]:
     """Build the template context; ``chart_src`` returns an image URL per chart."""
     return {
         "title": report.metadata.title,
@@ -62,19 +69,24 @@ def report_context(report: Report, chart_src: Callable[[ReportChart], str | None
         "cache": _cache_rows(report),
         "cache_missing": _cache_missing(report),
         "database": [vars(r) for r in report.server.database],
-        "database_missing": "" if report.server.database else (
-            "No data: no database connection series was given (pass --prometheus)."
-        ),
+        "database_missing": ""
+        if report.server.database
+        else ("No data: no database connection series was given (pass --prometheus)."),
         "system": [vars(r) for r in report.server.system],
-        "system_missing": "" if report.server.system else (
-            "No data: no memory or CPU series was given (pass --prometheus)."
-        ),
+        "system_missing": ""
+        if report.server.system
+        else ("No data: no memory or CPU series was given (pass --prometheus)."),
         "reliability": _reliability_rows(report),
         "recommendations": report.recommendations,
         "monitoring": report.monitoring,
         "charts": _charts_by_section(report.charts, chart_src),
         "warnings": [
-            {"number": i + 1, "message": w.message, "code": w.code, "source": w.source or ""}
+            {
+                "number": i + 1,
+                "message": w.message,
+                "code": w.code,
+                "source": w.source or "",
+            }
             for i, w in enumerate(report.warnings)
         ],
         "methods": METHODS_NOTE,
@@ -121,7 +133,11 @@ def _result_rows(report: Report) -> list[dict[str, str]]:
     rows = []
     for row in report.criteria.rows:
         criterion = row.criterion
-        baseline = format_measure(row.baseline, criterion.kind) if row.baseline is not None else ""
+        baseline = (
+            format_measure(row.baseline, criterion.kind)
+            if row.baseline is not None
+            else ""
+        )
         note = row.reason
         if row.verdict == "NO DATA" and criterion.optional:
             note = f"{note} (optional)"
@@ -179,7 +195,10 @@ def _response_sections(report: Report) -> list[dict[str, Any]]:
 def _sizes(change: EndpointChange) -> str:
     if change.n_baseline is None and change.n_candidate is None:
         return ""
-    sizes = [number(n) if n is not None else "?" for n in (change.n_baseline, change.n_candidate)]
+    sizes = [
+        number(n) if n is not None else "?"
+        for n in (change.n_baseline, change.n_candidate)
+    ]
     return " / ".join(sizes)
 
 
@@ -229,7 +248,9 @@ def _reliability_rows(report: Report) -> list[dict[str, str]]:
         rows.append(
             {
                 "run": _run_label(item),
-                "requests": number(figures.requests) if figures.requests is not None else MISSING,
+                "requests": number(figures.requests)
+                if figures.requests is not None
+                else MISSING,
                 "failed": number(figures.failed_requests)
                 if figures.failed_requests is not None
                 else MISSING,
@@ -238,8 +259,12 @@ def _reliability_rows(report: Report) -> list[dict[str, str]]:
                 if figures.checks_failed is not None
                 else MISSING,
                 "throughput": format_measure(figures.throughput_rps, "per_second"),
-                "vus_max": number(figures.vus_max) if figures.vus_max is not None else MISSING,
-                "duration": f"{figures.duration_s:.0f} s" if figures.duration_s else MISSING,
+                "vus_max": number(figures.vus_max)
+                if figures.vus_max is not None
+                else MISSING,
+                "duration": f"{figures.duration_s:.0f} s"
+                if figures.duration_s
+                else MISSING,
             }
         )
     return rows
@@ -257,12 +282,20 @@ def _charts_by_section(
         if src:
             entries.append({"title": chart.title, "src": src, "missing": ""})
             continue
-        same = next((e for e in entries if not e["src"] and e["reason"] == chart.missing), None)
+        same = next(
+            (e for e in entries if not e["src"] and e["reason"] == chart.missing), None
+        )
         if same is None:
             entries.append(
-                {"title": chart.title, "src": "", "missing": chart.missing, "reason": chart.missing}
+                {
+                    "title": chart.title,
+                    "src": "",
+                    "missing": chart.missing,
+                    "reason": chart.missing,
+                }
             )
         else:
-            same["count"] = same.get("count", 1) + 1
-            same["title"] = f"{same['count']} charts left out"
+            count = int(same.get("count", "1")) + 1
+            same["count"] = str(count)
+            same["title"] = f"{count} charts left out"
     return sections

@@ -18,7 +18,7 @@ def _cell(text: str) -> str:
 
 def criteria_rows(result: CriteriaResult) -> list[tuple[str, ...]]:
     """Return one tuple of cell texts per criterion row, in :data:`HEADERS` order."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for row in result.rows:
         criterion = row.criterion
         target = f"{criterion.op} {criterion.target_text}"
@@ -27,9 +27,21 @@ def criteria_rows(result: CriteriaResult) -> list[tuple[str, ...]]:
         note = row.reason
         if row.verdict == "NO DATA" and criterion.optional:
             note = f"optional: {note}"
-        baseline = format_measure(row.baseline, criterion.kind) if row.baseline is not None else ""
+        baseline = (
+            format_measure(row.baseline, criterion.kind)
+            if row.baseline is not None
+            else ""
+        )
         rows.append(
-            (criterion.name, row.run, target, achieved_text(row), baseline, row.verdict, note)
+            (
+                criterion.name,
+                row.run,
+                target,
+                achieved_text(row),
+                baseline,
+                row.verdict,
+                note,
+            )
         )
     return rows
 
@@ -40,9 +52,15 @@ def criteria_table(result: CriteriaResult) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADERS)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(HEADERS, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows
+    ]
     failed = sum(1 for r in result.rows if r.gate_failed)
-    verdict = "PASS" if result.passed else f"FAIL ({failed} of {len(result.rows)} rows fail the gate)"
+    verdict = (
+        "PASS"
+        if result.passed
+        else f"FAIL ({failed} of {len(result.rows)} rows fail the gate)"
+    )
     lines.append("")
     lines.append(f"Gate: {verdict}")
     return "\n".join(lines) + "\n"

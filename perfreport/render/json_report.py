@@ -1,7 +1,8 @@
 """The staging report's verdict as JSON, for a CI gate.
 
-Numbers stay in base units (ms, bytes, per second, shares from 0 to 1); the
-document carries ``format_version`` so readers can reject one they do not know.
+Numbers stay in base units (ms, bytes, per second, shares from 0 to 1). The
+document carries ``format_version`` so that readers can reject a version they do
+not know.
 """
 
 from __future__ import annotations
@@ -66,10 +67,13 @@ def report_document(report: Report) -> dict[str, Any]:
         "inputs": [asdict(item) for item in report.inputs],
         "baseline": report.baseline,
         "runs": report.runs,
-        "criteria": [criterion_row(r) for r in report.criteria.rows] if report.criteria else [],
+        "criteria": [criterion_row(r) for r in report.criteria.rows]
+        if report.criteria
+        else [],
         "endpoint_changes": [asdict(c) for c in report.endpoint_changes],
         "key_figures": {
-            r.name: {"is_baseline": r.is_baseline, **r.figures.to_dict()} for r in report.run_figures
+            r.name: {"is_baseline": r.is_baseline, **r.figures.to_dict()}
+            for r in report.run_figures
         },
         "database": [asdict(r) for r in report.server.database],
         "system": [asdict(r) for r in report.server.system],

@@ -40,7 +40,7 @@ def render_markdown(report: Report, charts_dir: Path | None = None) -> str:
     """Render ``report`` as Markdown.
 
     With ``charts_dir``, each chart is written there as a PNG and linked
-    relative to the folder's parent (where the Markdown file goes); without it,
+    relative to the folder's parent, where the Markdown file goes. Without it,
     charts are left out and only their missing-data notes remain.
     """
 

@@ -2,9 +2,9 @@
 
 Charts are written as PNGs (200 dpi) into a private temporary folder that the
 HTML references. weasyprint gets a URL fetcher that serves only files inside
-that folder and data: URIs, so a URL smuggled into an input (an ``<img>`` in a
-tag value, which autoescape already makes text) can never make it fetch
-anything from the network or read other local files.
+that folder and data: URIs. Autoescape already turns an ``<img>`` in a tag
+value into text, and the fetcher is the second guard: no URL in an input can
+make weasyprint reach the network or read other local files.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def local_url_fetcher(root: Path) -> Any:
                 if target.is_relative_to(self.root) and target.is_file():
                     return super().fetch(url, headers)
             log.warning("rejected a resource outside the report folder: %.200s", url)
-            raise FetchRejected(f"the PDF renderer rejected {url[:200]!r}: not a report file")
+            raise FetchRejected(
+                f"the PDF renderer rejected {url[:200]!r}: not a report file"
+            )
 
     return _LocalFetcher()
 

@@ -21,7 +21,9 @@ def chart_key(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:80] or "chart"
 
 
-def report_charts(baseline: Run | None, runs: Sequence[Run], report: Report) -> list[ReportChart]:
+def report_charts(
+    baseline: Run | None, runs: Sequence[Run], report: Report
+) -> list[ReportChart]:
     """Build every chart of the report; a chart without data gets a ``missing`` note."""
     from perfreport.report import ReportChart
 
@@ -38,8 +40,12 @@ def report_charts(baseline: Run | None, runs: Sequence[Run], report: Report) -> 
             )
         )
     items.append(
-        ReportChart("latency-cdf", "Latency distribution, baseline against candidates",
-                    charts.latency_cdf(baseline, list(runs)), no_points)
+        ReportChart(
+            "latency-cdf",
+            "Latency distribution, baseline against candidates",
+            charts.latency_cdf(baseline, list(runs)),
+            no_points,
+        )
     )
     for index, run in enumerate(all_runs):
         items.append(
@@ -50,20 +56,28 @@ def report_charts(baseline: Run | None, runs: Sequence[Run], report: Report) -> 
                 no_points,
             )
         )
-    statistic = report.endpoint_changes[0].statistic if report.endpoint_changes else "p(95)"
+    statistic = (
+        report.endpoint_changes[0].statistic if report.endpoint_changes else "p(95)"
+    )
     items.append(
         ReportChart(
             "endpoint-latency",
             f"{statistic} per endpoint, before and after",
             charts.endpoint_bars(
-                _endpoint_values(report), statistic=statistic, baseline_name=report.baseline
+                _endpoint_values(report),
+                statistic=statistic,
+                baseline_name=report.baseline,
             ),
             "no per-endpoint comparison (a baseline and a run are both needed)",
         )
     )
     items.append(
-        ReportChart("error-rate", "Error rate over time", charts.error_rate_over_time(all_runs),
-                    "the runs have no http_req_failed samples")
+        ReportChart(
+            "error-rate",
+            "Error rate over time",
+            charts.error_rate_over_time(all_runs),
+            "the runs have no http_req_failed samples",
+        )
     )
     items.append(_cache_chart(all_runs, report))
     items.append(
@@ -108,10 +122,20 @@ def _endpoint_values(report: Report) -> pd.DataFrame:
         if change.endpoint not in seen_baseline and change.baseline_ms is not None:
             seen_baseline.add(change.endpoint)
             rows.append(
-                {"endpoint": change.endpoint, "run": report.baseline, "value": change.baseline_ms}
+                {
+                    "endpoint": change.endpoint,
+                    "run": report.baseline,
+                    "value": change.baseline_ms,
+                }
             )
         if change.candidate_ms is not None:
-            rows.append({"endpoint": change.endpoint, "run": change.run, "value": change.candidate_ms})
+            rows.append(
+                {
+                    "endpoint": change.endpoint,
+                    "run": change.run,
+                    "value": change.candidate_ms,
+                }
+            )
     frame = pd.DataFrame(rows, columns=["endpoint", "run", "value"])
     if frame.empty:
         return frame

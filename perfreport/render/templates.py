@@ -24,7 +24,9 @@ def template_dirs() -> list[Path]:
     return [path for path in candidates if (path / "report.html.j2").is_file()]
 
 
-def environment(*, autoescape: bool, finalize: Callable[[Any], Any] | None = None) -> jinja2.Environment:
+def environment(
+    *, autoescape: bool, finalize: Callable[[Any], Any] | None = None
+) -> jinja2.Environment:
     """Return a jinja2 environment over :func:`template_dirs`.
 
     Raises:

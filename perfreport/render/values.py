@@ -40,7 +40,9 @@ def format_measure(value: float | bool | None, kind: str) -> str:
     return number(value, 1)
 
 
-def format_change(change_pct: float | None, ratio: float | None, relative_unit: str | None) -> str:
+def format_change(
+    change_pct: float | None, ratio: float | None, relative_unit: str | None
+) -> str:
     """Format a change from the baseline as the criterion states it (% or x)."""
     if relative_unit == "x" and ratio is not None:
         return f"{ratio:.2f}x"
@@ -52,10 +54,11 @@ def format_change(change_pct: float | None, ratio: float | None, relative_unit: 
 def escape_markdown(text: object) -> str:
     """Escape ``text`` for a Markdown table cell or paragraph.
 
-    Backslash-escapes Markdown punctuation (pipes, backticks, emphasis, link
-    brackets), writes ``&``, ``<`` and ``>`` as entities so no HTML survives,
-    joins lines with spaces, escapes a leading ``#``, a list marker (``- ``,
-    ``+ ``, ``1.``), and breaks ``scheme://`` so no URL is autolinked.
+    Markdown punctuation (pipes, backticks, emphasis, link brackets) gets a
+    backslash, and ``&``, ``<`` and ``>`` become entities so that no HTML
+    survives. Line breaks become spaces. A leading ``#`` or list marker (``- ``,
+    ``+ ``, ``1.``) is escaped, and ``scheme://`` is broken so that no URL is
+    autolinked.
     """
     value = str(text)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
