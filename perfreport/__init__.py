@@ -20,7 +20,13 @@ from __future__ import annotations
 
 from perfreport.analysis.compare import Comparison, compare
 from perfreport.analysis.key_figures import KeyFigures, key_figures
-from perfreport.analysis.summary import summarize
+from perfreport.analysis.server import (
+    cache_hit_ratio_from_redis,
+    connection_reduction,
+    select_series,
+    summarize_series,
+)
+from perfreport.analysis.summary import run_duration_s, summarize
 from perfreport.analysis.thresholds import ThresholdResult
 from perfreport.api import (
     ThresholdResults,
@@ -81,7 +87,9 @@ __all__ = [
     "UnknownFormatError",
     "UsageError",
     "__version__",
+    "cache_hit_ratio_from_redis",
     "compare",
+    "connection_reduction",
     "evaluate_thresholds",
     "from_frame",
     "key_figures",
@@ -97,5 +105,8 @@ __all__ = [
     "read_prometheus_response",
     "read_redis_info",
     "report",
+    "run_duration_s",
+    "select_series",
     "summarize",
+    "summarize_series",
 ]

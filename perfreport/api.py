@@ -207,15 +207,16 @@ def report(
     output: PathLike | None = None,
     format: str | None = None,
 ) -> str | Path:
-    """Build the staging report; return Markdown text, or write a file and return its path.
+    """Build the staging report; return its text, or write a file and return its path.
 
     Runs, criteria, Prometheus data and Redis INFO snapshots may be loaded
-    objects or paths (a baseline path gets the name ``baseline``). Without
-    ``output`` the report is returned as Markdown text without charts (only
-    their missing-data notes). With ``output``, ``format`` (markdown, html,
-    pdf, json; default from the suffix, else markdown) picks the renderer, and
-    Markdown charts are written as PNGs to ``<stem>_charts/`` beside the file.
-    The numbers are those of ``perfreport report`` for the same inputs.
+    objects or paths (a baseline path gets the name ``baseline``). ``format``
+    is markdown, html, pdf or json (default: from ``output``'s suffix, else
+    markdown). Without ``output`` the text is returned; Markdown then has no
+    charts, only their missing-data notes, and HTML embeds them. With
+    ``output`` the file is written, Markdown charts as PNGs in
+    ``<stem>_charts/`` beside it. The numbers are those of ``perfreport
+    report`` for the same inputs.
 
     Raises:
         UsageError: no run at all, or an unknown ``format``.
@@ -243,9 +244,15 @@ def report(
         raise UsageError("a PDF report needs output=PATH")
     built = build_report(
         base_run, candidates, criteria=criteria_set, server=server,
-        metadata=metadata, charts=path is not None and chosen != "json",
+        metadata=metadata, charts=_needs_charts(path, chosen),
     )  # fmt: skip
     return _write_report(built, chosen, path)
+
+
+def _needs_charts(path: Path | None, chosen: str) -> bool:
+    if chosen == "json":
+        return False
+    return path is not None or chosen == "html"
 
 
 def _write_report(built: object, chosen: str, path: Path | None) -> str | Path:

@@ -1,8 +1,10 @@
 """Charts for a notebook: each function returns a new matplotlib Figure.
 
-No function touches pyplot's global state, so figures never pile up in a
-notebook or leak between calls: Jupyter shows a returned Figure inline, and
-``figure.savefig(path)`` writes it. Time is on the x axis as seconds since the
+No function touches pyplot's global state or the matplotlib backend, so
+figures never pile up in a notebook or leak between calls, and the user's own
+pyplot charts keep their backend. Each Figure shows itself as a PNG in Jupyter
+(``_repr_png_``) without ``%matplotlib inline``, and ``figure.savefig(path)``
+writes it. Time is on the x axis as seconds since the
 run's first sample, latencies are in ms and throughput in requests per second.
 
 Percentiles in time windows follow k6's rule: sort the window's samples, take
@@ -11,6 +13,8 @@ index ``p * (n - 1)`` and interpolate linearly between the neighbours.
 
 from __future__ import annotations
 
+import io
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +25,6 @@ from perfreport.analysis.compare import Comparison
 from perfreport.analysis.summary import endpoint_keys
 from perfreport.errors import InputError, UsageError
 from perfreport.model import Run
-from perfreport.render import charts
 
 __all__ = [
     "plot_distribution",
@@ -31,12 +34,43 @@ __all__ = [
 ]
 
 FIGURE_SIZE_IN = (9.0, 4.0)
+NOTEBOOK_DPI = 100
+TARGET_WINDOWS = 40
 DEFAULT_PERCENTILES = (50.0, 95.0, 99.0)
+LABEL_WIDTH_CHARS = 28
 Window = str | float | None
 
 
-def _new_figure() -> Figure:
-    return Figure(figsize=FIGURE_SIZE_IN, layout="constrained")
+class NotebookFigure(Figure):
+    """A Figure that Jupyter shows as a PNG, with no pyplot backend involved."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=NOTEBOOK_DPI)
+        return buffer.getvalue()
+
+
+def _new_figure(height_in: float = FIGURE_SIZE_IN[1]) -> Figure:
+    # NOTE: perfreport.render.charts is not imported here because it calls
+    # matplotlib.use("Agg") on import, which would switch a notebook's backend.
+    return NotebookFigure(figsize=(FIGURE_SIZE_IN[0], height_in), layout="constrained")
+
+
+def plain_label(text: str) -> str:
+    """Return a label that matplotlib draws literally (``$`` would start mathtext)."""
+    return text.replace("\\", "\\\\").replace("$", r"\$")
+
+
+def auto_window_seconds(span_s: float) -> float:
+    """Return a window giving about 40 windows over ``span_s``: 1, 2 or 5 × 10^k s."""
+    raw = span_s / TARGET_WINDOWS
+    if raw <= 1.0:
+        return 1.0
+    exponent = np.floor(np.log10(raw))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        if step * 10**exponent >= raw:
+            return float(step * 10**exponent)
+    return float(raw)
 
 
 def window_seconds(window: Window, span_s: float) -> float:
@@ -46,7 +80,7 @@ def window_seconds(window: Window, span_s: float) -> float:
     that is not a positive duration.
     """
     if window is None:
-        return charts.window_seconds(span_s)
+        return auto_window_seconds(span_s)
     try:
         seconds = (
             float(window)
@@ -114,7 +148,7 @@ def _check_percentiles(percentiles: Sequence[float]) -> list[float]:
 
 
 def _title(text: str, endpoint: str | None) -> str:
-    return charts.plain_label(text if endpoint is None else f"{text}, {endpoint}")
+    return plain_label(text if endpoint is None else f"{text}, {endpoint}")
 
 
 def plot_latency_over_time(
@@ -146,7 +180,7 @@ def plot_latency_over_time(
         series = grouped.quantile(level / 100.0)
         axes.plot(series.index, series.to_numpy(), marker=".", label=f"p({level:g})")
     axes.set_xlabel(f"time since the run's first sample (s), {window_s:g} s windows")
-    axes.set_ylabel(f"{charts.plain_label(metric)} (ms)")
+    axes.set_ylabel(f"{plain_label(metric)} (ms)")
     axes.set_ylim(bottom=0)
     axes.set_title(_title(f"{metric} percentiles over time: {run.name}", endpoint))
     axes.grid(alpha=0.3)
@@ -175,21 +209,19 @@ def plot_distribution(
         ordered = np.sort(values.to_numpy())
         share = np.arange(1, ordered.size + 1) / ordered.size
         is_baseline = run is baseline
-        label = run.name
-        if is_baseline and "baseline" not in run.name:
-            label = f"{run.name} (baseline)"
+        label = _baseline_label(run.name) if is_baseline else run.name
         axes.step(
             ordered,
             share,
             where="post",
             linestyle="--" if is_baseline else "-",
-            label=f"{charts.plain_label(label)}, n={ordered.size:,}",
+            label=f"{plain_label(label)}, n={ordered.size:,}",
         )
     positive = np.concatenate([v.to_numpy() for _, v in curves])
     positive = positive[positive > 0]
     if positive.size and positive.max() / positive.min() > 50:
         axes.set_xscale("log")
-    axes.set_xlabel(f"{charts.plain_label(metric)} (ms)")
+    axes.set_xlabel(f"{plain_label(metric)} (ms)")
     axes.set_ylabel("share of samples at or below")
     axes.set_ylim(0, 1.01)
     axes.set_title(_title(f"{metric} distribution (CDF)", endpoint))
@@ -259,8 +291,9 @@ def plot_endpoint_p95(
     """Plot one statistic (ms) per endpoint as bars: the baseline, then each candidate.
 
     The values are the comparison's own (``comparison.frame``), so the chart
-    and the table agree. Raises UsageError when the comparison has no
-    per-endpoint rows of ``metric`` and ``statistic``.
+    and the table agree. A bar's label carries the comparison's verdict
+    (``worse``, ``better``, ``~`` or ``untested``). Raises UsageError when the
+    comparison has no per-endpoint rows of ``metric`` and ``statistic``.
     """
     frame = comparison.frame
     rows = frame[
@@ -273,23 +306,41 @@ def plot_endpoint_p95(
             f"the comparison has no per-endpoint {statistic} of {metric}; "
             "compare runs with raw samples or pass stats=[...] including it"
         )
-    baseline_name = comparison.baseline.name
-    first = rows.drop_duplicates("endpoint")
-    values = pd.concat(
-        [
-            pd.DataFrame(
-                {"endpoint": first["endpoint"], "run": baseline_name,
-                 "value": first["baseline"]}
-            ),
-            pd.DataFrame(
-                {"endpoint": rows["endpoint"], "run": rows["run"],
-                 "value": rows["candidate"]}
-            ),
-        ],
-        ignore_index=True,
-    )  # fmt: skip
-    figure = charts.endpoint_bars(
-        values, statistic=statistic, baseline_name=baseline_name
-    )
-    assert figure is not None  # endpoint_bars returns None only for no rows
+    endpoints = list(dict.fromkeys(rows["endpoint"]))
+    baseline_values = rows.drop_duplicates("endpoint").set_index("endpoint")["baseline"]
+    bars = [(_baseline_label(comparison.baseline.name), baseline_values, None)]
+    for run_name, run_rows in rows.groupby("run", sort=False):
+        indexed = run_rows.set_index("endpoint")
+        bars.append((str(run_name), indexed["candidate"], indexed["verdict"]))
+    height_in = max(FIGURE_SIZE_IN[1], 1.2 + 0.25 * len(endpoints) * len(bars))
+    figure = _new_figure(min(height_in, 12.0))
+    axes = figure.add_subplot()
+    bar_height = 0.8 / len(bars)
+    positions = np.arange(len(endpoints))
+    for index, (label, values, verdicts) in enumerate(bars):
+        offsets = positions + (index - (len(bars) - 1) / 2) * bar_height
+        widths = [float(values.get(e, np.nan)) for e in endpoints]
+        drawn = axes.barh(offsets, widths, height=bar_height, label=plain_label(label))
+        if verdicts is not None:
+            texts = [str(verdicts.get(e, "")) for e in endpoints]
+            axes.bar_label(drawn, labels=texts, padding=3, fontsize="small")
+    axes.set_yticks(positions, [_wrapped(e) for e in endpoints], fontsize="small")
+    axes.invert_yaxis()
+    axes.set_xlabel(f"{plain_label(metric)} {statistic} (ms)")
+    axes.set_title(f"{statistic} per endpoint, baseline and candidates")
+    axes.grid(axis="x", alpha=0.3)
+    # Room on the right for the verdict labels.
+    axes.set_xlim(0, axes.get_xlim()[1] * 1.15)
+    figure.legend(loc="outside lower center", ncols=len(bars), fontsize="small")
     return figure
+
+
+def _baseline_label(name: str) -> str:
+    return name if "baseline" in name else f"{name} (baseline)"
+
+
+def _wrapped(text: str) -> str:
+    lines = textwrap.wrap(text, width=LABEL_WIDTH_CHARS, break_long_words=True)
+    if len(lines) > 3:
+        lines = lines[:2] + [lines[2][: LABEL_WIDTH_CHARS - 1] + "…"]
+    return plain_label("\n".join(lines or [""]))
