@@ -14,7 +14,7 @@ from perfreport.analysis.percentiles import DEFAULT_TREND_STATS
 from perfreport.analysis.summary import summarize
 from perfreport.cli.app import app
 from perfreport.cli.options import check_input, parse_fraction, parse_stats
-from perfreport.errors import UsageError
+from perfreport.errors import InputError, UsageError
 from perfreport.ingest import load
 from perfreport.model import Run
 
@@ -41,7 +41,14 @@ def _write(text: str, output: Optional[Path]) -> None:
 
 
 def _load(path: Path, *, skip_bad_lines: bool, name: Optional[str] = None) -> Run:
-    return load(check_input(path), name=name, skip_bad_lines=skip_bad_lines)
+    run = load(check_input(path), name=name, skip_bad_lines=skip_bad_lines)
+    if run.points is not None and run.points.empty:
+        raise InputError(
+            path,
+            "the run has no samples (k6 stopped before the first request?)",
+            hint="check k6's output for errors and record the run again",
+        )
+    return run
 
 
 def _run_names(runs: list[Run]) -> None:
@@ -130,7 +137,22 @@ def summary(
         return
     if output_format is SummaryFormat.json:
         records = json.loads(frame.to_json(orient="records"))
-        _write(json.dumps({"run": run.name, "kind": run.kind, "rows": records}, indent=2) + "\n", output)
+        doc = {
+            "run": run.name,
+            "kind": run.kind,
+            "source": run.source,
+            "ingest": {
+                "lines_read": run.stats.lines_read,
+                "points": run.stats.points,
+                "lines_skipped": run.stats.lines_skipped,
+                "bad_lines": [{"line": line, "reason": reason} for line, reason in run.stats.bad_lines],
+                "truncated_last_line": run.stats.truncated_last_line,
+                "gzip_incomplete": run.stats.gzip_incomplete,
+            },
+            "warnings": [{"code": w.code, "message": w.message} for w in run.warnings],
+            "rows": records,
+        }
+        _write(json.dumps(doc, indent=2) + "\n", output)
         return
     from perfreport.render.k6_summary import summary_text
 

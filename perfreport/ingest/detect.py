@@ -308,7 +308,7 @@ def _classify_document_head(path: Path, head: str) -> str:
 
 _PROMETHEUS_MESSAGE = (
     "file is a Prometheus HTTP API response (status and data.resultType), not a k6 run; "
-    "read it as server data with perfreport.ingest.prometheus.read_prometheus_response"
+    "read it as server data with 'perfreport prometheus --response FILE -o FRAME.parquet'"
 )
 
 
