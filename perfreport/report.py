@@ -26,6 +26,7 @@ from perfreport.analysis.criteria import (
     CriteriaSet,
     CriterionResult,
     ServerFigures,
+    comparison_scope,
     evaluate_criteria,
 )
 from perfreport.analysis.key_figures import KeyFigures, key_figures
@@ -194,7 +195,12 @@ def build_report(
         from perfreport.analysis.compare import compare
 
         confidence = criteria.confidence if criteria is not None else 0.95
-        comparison = compare(baseline, *runs, confidence=confidence)
+        stats, metrics = comparison_scope(
+            criteria, stats=_table_statistics(baseline), metrics=[LATENCY_METRIC]
+        )
+        comparison = compare(
+            baseline, *runs, stats=stats, metrics=metrics, confidence=confidence
+        )
     result = (
         evaluate_criteria(
             criteria, baseline, runs, comparison=comparison, server=server.figures
@@ -347,6 +353,21 @@ def _endpoint_change(row: pd.Series, statistic: str) -> EndpointChange:
     )
 
 
+def _table_statistics(baseline: Run) -> tuple[str, ...]:
+    """Return the statistics the per-endpoint table needs from the comparison.
+
+    That is p(95), plus the average when the baseline is a statistics file
+    without percentiles (a runbook baseline file records averages only).
+    """
+    statistics = baseline.statistics
+    if baseline.points is not None or statistics is None:
+        return (ENDPOINT_STATISTIC,)
+    latency = statistics[statistics["metric"] == LATENCY_METRIC]
+    if (latency["statistic"] == ENDPOINT_STATISTIC).any():
+        return (ENDPOINT_STATISTIC,)
+    return (ENDPOINT_STATISTIC, "avg")
+
+
 def _float(value: Any) -> float | None:
     if value is None:
         return None
@@ -362,14 +383,21 @@ def _int(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
+CORRECTION_NAMES = {
+    "holm": "Holm's method (family-wise error)",
+    "bh": "Benjamini-Hochberg (false discovery rate)",
+}
+
+
 def _significance_note(comparison: Any | None) -> str:
     options = getattr(comparison, "options", None) or {}
     if not options:
         return ""
     confidence = float(options.get("confidence", 0.95))
+    correction = str(options.get("correction", "holm"))
     return (
         f"{confidence:.0%} intervals; p-values adjusted with "
-        f"{options.get('correction', 'holm')}; changes under "
+        f"{CORRECTION_NAMES.get(correction, correction)}; changes under "
         f"{float(options.get('min_effect', 0.05)):.0%} count as no change (~)"
     )
 
@@ -608,6 +636,11 @@ def _prometheus_inputs(items: Sequence[Any]) -> list[InputSummary]:
     return rows
 
 
+def _for_run(run: Run, warnings: Sequence[AnalysisWarning]) -> list[AnalysisWarning]:
+    # Server analyses do not know the run whose window they judged; name it.
+    return [replace(w, message=f"{run.name}: {w.message}") for w in warnings]
+
+
 def _window_series(
     frames: Sequence[pd.DataFrame], query: str, run: Run
 ) -> pd.Series | None:
@@ -640,7 +673,7 @@ def _add_db(
         return figures
     summary = summarize_series(series, DB_QUERY)
     data.series.setdefault("db_connections", {})[run.name] = series
-    data.warnings.extend(summary.warnings)
+    data.warnings.extend(_for_run(run, summary.warnings))
     stats = {"avg": summary.mean, "max": summary.maximum, "min": summary.minimum}
     stats["p(95)"] = float(series.quantile(0.95))
     row = ServerRow(
@@ -650,7 +683,7 @@ def _add_db(
     )
     if base_series is not None and not is_baseline:
         reduction = connection_reduction(series, base_series)
-        data.warnings.extend(reduction.warnings)
+        data.warnings.extend(_for_run(run, reduction.warnings))
         row = replace(
             row,
             baseline=f"{reduction.baseline_mean_connections:.1f}",
@@ -675,7 +708,7 @@ def _add_cache(
     if series is None:
         return figures
     ratio = cache_hit_ratio_from_series(series, f"prometheus {CACHE_QUERY}")
-    data.warnings.extend(ratio.warnings)
+    data.warnings.extend(_for_run(run, ratio.warnings))
     data.series.setdefault("cache_hit_rate", {})[run.name] = series
     data.cache.append(
         ServerRow(
@@ -706,7 +739,7 @@ def _add_memory(
         if series is None:
             continue
         trend = memory_trend(series, thresholds, query)
-        data.warnings.extend(trend.warnings)
+        data.warnings.extend(_for_run(run, trend.warnings))
         data.series.setdefault("memory", {})[f"{run.name} {query}"] = series
         slope = trend.slope_bytes_per_hour / 2**20
         data.system.append(

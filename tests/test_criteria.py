@@ -337,3 +337,35 @@ def test_check_needs_criteria():
     result = run_check()
     assert result.exit_code == 2
     assert "--criteria" in result.stderr
+
+
+def test_significant_change_passes(baseline, load_run):
+    # The load run has the cache on and the baseline has it off: p(95) drops sharply.
+    text = criterion_toml(
+        metric="http_req_duration",
+        op="<=",
+        target="-30 %",
+        relative_to="baseline",
+        significant=True,
+    )
+    (row,) = evaluate_criteria(parse_criteria(text), baseline, [load_run]).rows
+    assert row.verdict == "PASS"
+    assert row.significance == "better"
+    assert row.p_value is not None
+
+
+def test_insignificant_change_fails(baseline):
+    # The baseline compared with its own samples changes by 0 %, which meets the
+    # target but cannot be significant.
+    same = load(SAMPLES / "baseline.json.gz", name="same")
+    text = criterion_toml(
+        metric="http_req_duration",
+        op="<=",
+        target="+10 %",
+        relative_to="baseline",
+        significant=True,
+    )
+    (row,) = evaluate_criteria(parse_criteria(text), baseline, [same]).rows
+    assert row.change_pct == 0.0
+    assert row.verdict == "FAIL"
+    assert "not statistically significant" in row.reason

@@ -772,7 +772,14 @@ def evaluate_criteria(
     if comparison is None and baseline is not None and runs and needs_comparison:
         from perfreport.analysis.compare import compare
 
-        comparison = compare(baseline, *runs, confidence=criteria.confidence)
+        stats, metrics = comparison_scope(criteria)
+        comparison = compare(
+            baseline,
+            *runs,
+            stats=stats,
+            metrics=metrics,
+            confidence=criteria.confidence,
+        )
     measure = _Measurer(comparison, server or {})
     rows: list[CriterionResult] = []
     for criterion in criteria:
@@ -791,6 +798,31 @@ def evaluate_criteria(
             rows.append(_evaluate_one(criterion, run, baseline, measure))
     warnings = tuple(getattr(comparison, "warnings", ()) or ())
     return CriteriaResult(tuple(rows), warnings)
+
+
+def comparison_scope(
+    criteria: CriteriaSet | None,
+    *,
+    stats: Iterable[str] = (),
+    metrics: Iterable[str] = (),
+) -> tuple[list[str], list[str]]:
+    """Return the Trend statistics and k6 metrics that relative criteria compare.
+
+    ``stats`` and ``metrics`` are added to them. Comparing only these keeps the
+    comparison's warnings to the figures a report or gate actually shows.
+    """
+    wanted_stats, wanted_metrics = set(stats), set(metrics)
+    for criterion in criteria or ():
+        if not criterion.is_relative:
+            continue
+        derived = DERIVED_METRICS.get(criterion.metric)
+        metric, statistic = criterion.metric, criterion.statistic
+        if derived is not None and derived.k6 is not None:
+            metric, statistic = derived.k6
+        wanted_metrics.add(metric)
+        if statistic.startswith("p(") or statistic in ("avg", "med", "min", "max"):
+            wanted_stats.add(statistic)
+    return sorted(wanted_stats) or ["p(95)"], sorted(wanted_metrics)
 
 
 def _selected_runs(
