@@ -42,12 +42,13 @@ CHART_SECTIONS = {
 
 METHODS_NOTE = (
     "Percentiles follow k6's rule: sort the samples, take index i = p·(n−1) and "
-    "interpolate linearly between the two neighbouring samples. Changes against the "
-    "baseline are tested per endpoint and statistic: percentiles with a bootstrap "
-    "interval, means and shares with the tests described in docs/statistics.md; "
-    "p-values are adjusted for the number of tests, and a change smaller than the "
-    "minimum effect, or not significant, is shown as ~. A row marked untested got no "
-    "test; the notes say why."
+    "interpolate linearly between the two neighbouring samples. Each change against "
+    "the baseline gets an interval and a p-value from a circular block bootstrap, "
+    "which resamples blocks of consecutive requests so that correlated requests do not "
+    "inflate the confidence; the block length is chosen from the data. p-values are "
+    "adjusted for the number of tests, and a change smaller than the minimum effect, or "
+    "not significant, is shown as ~. A row marked untested got no test, and the notes "
+    "say why. docs/statistics.md describes the method in full."
 )
 
 
