@@ -129,7 +129,7 @@ def memory_trend(
     return MemoryTrend(
         name, verdict, reason, float(fit.slope), float(fit.low_slope),
         float(fit.high_slope), 1 - thresholds.alpha, test.p_value, len(values),
-        duration_s, steady.index[0].to_pydatetime(), steady.index[-1].to_pydatetime(),
+        duration_s, steady.index[0].to_pydatetime(warn=False), steady.index[-1].to_pydatetime(warn=False),
         thresholds.leak_bytes_per_hour,
     )  # fmt: skip
 
@@ -173,8 +173,8 @@ def _inconclusive(
     name: str, reason: str, steady: pd.Series, duration_s: float, limits: LeakThresholds
 ) -> MemoryTrend:
     warning = AnalysisWarning("too-short", f"{name}: {reason}")
-    first = steady.index[0].to_pydatetime() if len(steady) else None
-    last = steady.index[-1].to_pydatetime() if len(steady) else None
+    first = steady.index[0].to_pydatetime(warn=False) if len(steady) else None
+    last = steady.index[-1].to_pydatetime(warn=False) if len(steady) else None
     return MemoryTrend(
         name, "inconclusive", reason, math.nan, math.nan, math.nan,
         1 - limits.alpha, None, len(steady), duration_s, first, last,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from pathlib import Path
 
 import click
@@ -189,9 +192,16 @@ def memory_trend_command(
         )
     for trend in trends:
         _echo_warnings(trend.warnings)
-        click.echo(
-            f"{trend.name}: {trend.verdict}, {trend.slope_bytes_per_hour / 2**20:+.2f} "
-            f"MiB/h [{trend.slope_low_bytes_per_hour / 2**20:+.2f}, "
-            f"{trend.slope_high_bytes_per_hour / 2**20:+.2f}] over "
-            f"{trend.n_points} points; {trend.reason}"
-        )
+        click.echo(f"{trend.name}: {trend.verdict}, {_slope_text(trend)} over "
+                   f"{trend.n_points} points; {trend.reason}")
+
+
+def _slope_text(trend: Any) -> str:
+    # An inconclusive series has no slope to show; NaN would print as "+nan".
+    if math.isnan(trend.slope_bytes_per_hour):
+        return "no slope"
+    mib = 2**20
+    return (
+        f"{trend.slope_bytes_per_hour / mib:+.2f} MiB/h "
+        f"[{trend.slope_low_bytes_per_hour / mib:+.2f}, {trend.slope_high_bytes_per_hour / mib:+.2f}]"
+    )
