@@ -14,7 +14,7 @@ import pytest
 from fixtures.k6 import run_k6, start_demo_api, stop_process
 
 from perfreport.errors import InputError
-from perfreport.ingest import load, points
+from perfreport.ingest import k6_json, k6_json_duckdb, load, points
 
 DATA = Path(__file__).parent / "data" / "k6"
 RECORDING_SCRIPT = DATA / "recording.js"
@@ -189,6 +189,68 @@ def test_gzip_equals_plain(recording: Path, tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(plain.points, zipped.points)
     assert zipped.name == "recording"
     assert zipped.stats.gzip_incomplete is False
+
+
+def reject_fast_path(*args, **kwargs):
+    raise k6_json_duckdb.FastPathRejected("disabled by the test")
+
+
+def fail_exact_path(*args, **kwargs):
+    raise AssertionError("the exact path was used")
+
+
+def test_fast_path_reads_recording(
+    recording: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(k6_json, "_read_json", fail_exact_path)
+    monkeypatch.setattr(k6_json, "_check_lines", fail_exact_path)
+
+    run = load(recording, cache=False)
+
+    assert run.stats.points > 0
+
+
+def test_fast_and_exact_paths_agree(
+    recording: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = load(recording, cache=False)
+    monkeypatch.setattr(k6_json_duckdb, "parse_points", reject_fast_path)
+
+    exact = load(recording, cache=False)
+
+    assert list(fast.points.columns) == list(exact.points.columns)
+    for column in fast.points.columns:
+        got = (
+            fast.points[column].astype(object).where(fast.points[column].notna(), None)
+        )
+        expected = (
+            exact.points[column]
+            .astype(object)
+            .where(exact.points[column].notna(), None)
+        )
+        assert got.tolist() == expected.tolist(), column
+    assert fast.metrics == exact.metrics
+    assert fast.stats == exact.stats
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"metric":"m","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":"1"}}',
+        '{"metric":5,"type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":1}}',
+        '{"metric":"m","type":"Point","data":{"time":123,"value":1}}',
+        '{"metric":"m","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":1,"tags":{"a":1}}}',
+        '{"metric":"m","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":true}}',
+        '{"metric":"m","type":"Point","data":{"time":"2024-06-01T10:00:00Z","value":1}} {}',
+        '{"metric":"m","data":{"time":"2024-06-01T10:00:00Z","value":1}}',
+    ],
+)
+def test_fast_path_rejects_malformed_point(line: str) -> None:
+    good = point_line("m", "2024-06-01T10:00:00Z", 1, {"a": "b"})
+
+    with pytest.raises(k6_json_duckdb.FastPathRejected):
+        data = (good + line + "\n").encode()
+        k6_json_duckdb.parse_points(data, 2)
 
 
 # ---------------------------------------------------------------------------
@@ -448,6 +510,22 @@ def test_points_without_tags(tmp_path: Path) -> None:
 
     assert run.points["value"].tolist() == [2.0, 3.0]
     assert run.tag_columns() == []
+
+
+def test_null_tags_beside_tagged_points(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.json"
+    path.write_text(
+        metric_line("vus", "gauge", "default")
+        + point_line("vus", "2024-06-01T10:00:00Z", 2, None, {"vu": "1"})
+        + point_line("vus", "2024-06-01T10:00:01Z", 3, {"a": "b"}, None)
+        + point_line("vus", "2024-06-01T10:00:02Z", 4, None, None)
+    )
+
+    run = load(path, cache=False)
+
+    assert run.points["tag.a"].tolist()[1] == "b"
+    assert run.points["tag.a"].isna().tolist() == [True, False, True]
+    assert run.points["meta.vu"].isna().tolist() == [False, True, True]
 
 
 def test_escaped_ampersand_decoded(tmp_path: Path) -> None:

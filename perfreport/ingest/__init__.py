@@ -1,9 +1,9 @@
 """Reading test-run files: one module per input format, :func:`load` picks by content.
 
-``load`` recognises the file's kind from its bytes (see :mod:`perfreport.ingest.detect`),
-never from its name, and returns a :class:`~perfreport.model.Run`. Raw k6 output
-(JSON or CSV) becomes a points frame; summary and baseline documents become a
-summary frame through :mod:`perfreport.ingest.k6_summary`.
+``load`` recognises the file's kind from its bytes, never from its name (see
+:mod:`perfreport.ingest.detect`), and returns a :class:`~perfreport.model.Run`.
+Raw k6 output (JSON or CSV) becomes a points frame. Summary and baseline documents
+become a summary frame through :mod:`perfreport.ingest.k6_summary`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from perfreport.errors import InputError
 from perfreport.ingest.detect import DOCUMENT_KINDS, ByteSource, detect_kind
 from perfreport.model import Run
 
-__all__ = ["load", "detect_kind", "default_run_name"]
+__all__ = ["default_run_name", "detect_kind", "load"]
 
 _KNOWN_SUFFIXES = {".gz", ".json", ".ndjson", ".jsonl", ".csv", ".parquet", ".txt"}
 
 
 def default_run_name(path: str | Path) -> str:
-    """Return the file name without its known extensions: ``stress.json.gz`` -> ``stress``."""
+    """Return the file name without known extensions (``stress.json.gz``: ``stress``)."""
     name = Path(path).name
     while True:
         stem, suffix = os.path.splitext(name)
@@ -48,7 +48,8 @@ def load(
         skip_bad_lines: skip lines that are not k6 records, counting them in
             ``run.stats`` and ``run.warnings``; when false, the first one raises.
         cache: reuse (and write) a Parquet copy of raw k6 output, keyed by the
-            input's path, size and modification time (see :mod:`perfreport.ingest.parquet`).
+            input's path, size and modification time
+            (see :mod:`perfreport.ingest.parquet`).
         progress: show a progress bar (bytes read) on stderr.
 
     Raises:
@@ -76,8 +77,12 @@ def _load_raw(
     from perfreport.ingest import parquet
 
     if cache:
-        return parquet.load_cached(path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress)
-    return parquet.read_raw(path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress)
+        return parquet.load_cached(
+            path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress
+        )
+    return parquet.read_raw(
+        path, kind, name=name, skip_bad_lines=skip_bad_lines, progress=progress
+    )
 
 
 def _load_document(path: Path, kind: str, name: str) -> Run:
@@ -87,11 +92,14 @@ def _load_document(path: Path, kind: str, name: str) -> Run:
     try:
         doc = json.loads(text)
     except ValueError as error:
-        raise InputError(path, f"file is not valid JSON ({error})", hint="pass the file as k6 wrote it") from None
+        raise InputError(
+            path,
+            f"file is not valid JSON ({error})",
+            hint="pass the file as k6 wrote it",
+        ) from None
     return read_summary_document(path, doc, kind, name)
 
 
 def _read_all(path: Path) -> list[bytes]:
     with ByteSource(path) as source:
         return list(iter(lambda: source.read(1 << 20), b""))
-

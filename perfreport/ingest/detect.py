@@ -46,6 +46,9 @@ _K6_LINE_PREFIX = re.compile(
 )
 # The first lines are tried in turn, so one damaged line does not hide the kind.
 _LINES_TO_TRY = 5
+_REDIS_SECTION = re.compile(r"^# (Server|Stats|Memory|Clients)\s*$", re.MULTILINE)
+K6_OUTPUT_HINT = "pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`"
+_EMPTY_HINT = "k6 writes nothing when it fails before the test starts; check the k6 run"
 DOCUMENT_KINDS = (
     "k6-summary-export",
     "k6-handle-summary",
@@ -87,7 +90,7 @@ class ByteSource:
         self._file.close()
 
     def read(self, size: int) -> bytes:
-        """Return up to about ``size`` bytes of content (more for gzip), ``b""`` at the end."""
+        """Return about ``size`` bytes of content (more for gzip), ``b""`` at the end."""
         if self._finished:
             return b""
         if self._inflater is None:
@@ -165,11 +168,7 @@ def detect_kind(path: str | Path) -> str:
 
     head = read_head(path)
     if not head.strip():
-        raise InputError(
-            path,
-            "file is empty",
-            hint="k6 writes nothing when it fails before the test starts; check the k6 run",
-        )
+        raise InputError(path, "file is empty", hint=_EMPTY_HINT)
     text = _decode_text(path, head)
     stripped = text.lstrip("\ufeff \t\r\n")
 
@@ -186,7 +185,7 @@ def _decode_text(path: Path, head: bytes) -> str:
         raise UnknownFormatError(
             path,
             "file is binary (it contains NUL bytes), not k6 output",
-            hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`",
+            hint=K6_OUTPUT_HINT,
         )
     try:
         # A head cut inside a multi-byte character is still text.
@@ -197,7 +196,7 @@ def _decode_text(path: Path, head: bytes) -> str:
         raise UnknownFormatError(
             path,
             f"file is binary (byte {error.start} is not UTF-8), not k6 output",
-            hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`",
+            hint=K6_OUTPUT_HINT,
         ) from None
 
 
@@ -237,7 +236,8 @@ def _load_document(path: Path, head: str) -> Any:
     except ValueError as error:
         raise UnknownFormatError(
             path,
-            f"file starts like JSON but is not valid JSON ({error.msg} at line {error.lineno})",
+            f"file starts like JSON but is not valid JSON "
+            f"({error.msg} at line {error.lineno})",
             hint="pass k6's JSON output, a k6 summary file or a perfreport baseline",
         ) from None
 
@@ -307,23 +307,36 @@ def _classify_document_head(path: Path, head: str) -> str:
 
 
 _PROMETHEUS_MESSAGE = (
-    "file is a Prometheus HTTP API response (status and data.resultType), not a k6 run; "
-    "read it as server data with 'perfreport prometheus --response FILE -o FRAME.parquet'"
+    "file is a Prometheus HTTP API response (status and data.resultType), "
+    "not a k6 run; read it as server data with "
+    "'perfreport prometheus --response FILE -o FRAME.parquet'"
+)
+_REDIS_MESSAGE = (
+    "file is Redis INFO output, not a k6 run; read it as server data with "
+    "'perfreport redis-hit-rate BEFORE AFTER'"
 )
 
 
 def _describe_text(text: str, first_line: str) -> str:
     lowered = text[:2048].lower()
     if lowered.startswith(("<!doctype html", "<html")) or "<html" in lowered[:512]:
-        return "file is an HTML page, not k6 output (a saved error or login page?); pass the file written by `k6 run --out json=FILE`"
-    if "redis_version:" in text or re.search(
-        r"^# (Server|Stats|Memory|Clients)\s*$", text, re.MULTILINE
-    ):
-        return "file is Redis INFO output, not a k6 run; read it as server data with perfreport.ingest.redis_info.read_redis_info"
-    if text.startswith("# HELP ") or text.startswith("# TYPE "):
-        return "file is Prometheus exposition text (/metrics), not a k6 run; query the Prometheus server instead"
+        return (
+            "file is an HTML page, not k6 output (a saved error or login page?); "
+            + K6_OUTPUT_HINT
+        )
+    if "redis_version:" in text or _REDIS_SECTION.search(text):
+        return _REDIS_MESSAGE
+    if text.startswith(("# HELP ", "# TYPE ")):
+        return (
+            "file is Prometheus exposition text (/metrics), not a k6 run; "
+            "query the Prometheus server instead"
+        )
     if "," in first_line:
-        shown = first_line[:80]
-        return f"file is a CSV whose header is not k6's ({shown!r}); k6's CSV output starts with 'metric_name,timestamp,metric_value'"
-    shown = first_line[:60]
-    return f"file is text that is not k6 output (first line {shown!r}); pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`"
+        return (
+            f"file is a CSV whose header is not k6's ({first_line[:80]!r}); "
+            "k6's CSV output starts with 'metric_name,timestamp,metric_value'"
+        )
+    return (
+        f"file is text that is not k6 output (first line {first_line[:60]!r}); "
+        + K6_OUTPUT_HINT
+    )

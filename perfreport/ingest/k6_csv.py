@@ -2,7 +2,7 @@
 
 k6 v1.1.0 writes the header ``metric_name,timestamp,metric_value``, one column per
 system tag, then ``extra_tags`` and ``metadata``. It loses information that the
-JSON output keeps, and the frame says so in ``Run.info``:
+JSON output keeps, and ``Run.info`` records what is lost:
 
 * timestamps are whole Unix seconds (``time_resolution_s`` is 1);
 * values are printed with 6 decimals (``values_rounded`` is true);
@@ -419,7 +419,8 @@ def _define_metrics(state: ReadState) -> None:
             unknown.append(name)
             continue
         metric_type, contains = known
-        state.metrics[name] = MetricDef(name, metric_type, contains)  # type: ignore[arg-type]
+        definition = MetricDef(name, metric_type, contains)  # type: ignore[arg-type]
+        state.metrics[name] = definition
     state.undefined_metrics.clear()
     if unknown:
         listed = ", ".join(sorted(unknown)[:10])

@@ -1,10 +1,10 @@
 """k6's NDJSON output (``k6 run --out json=FILE``, plain or gzip) into a points frame.
 
 The file is read in blocks of about :data:`BLOCK_BYTES`, cut at newlines. Each
-block goes whole to pyarrow's JSON reader, which is fast but all-or-nothing: when
+block goes whole to pyarrow's JSON reader, which is fast but all-or-nothing. When
 it rejects a block (a line that is not JSON, a record that is not a k6 Point), the
-block is split in halves until the bad lines are found, so only they are skipped
-and counted with their line numbers. Two blocks are parsed at a time in threads
+block is split in halves until the bad lines are found. Only they are skipped,
+and each is counted with its line number. Two blocks are parsed at a time in threads
 (pyarrow releases the GIL); results are consumed in file order.
 
 Facts about k6 v1.1.0's output this reader relies on:
@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from perfreport.errors import InputError
+from perfreport.ingest import k6_json_duckdb
 from perfreport.ingest.detect import ByteSource
 from perfreport.ingest.points import (
     TIME_TYPE,
@@ -69,7 +71,7 @@ _CONTAINS = ("default", "time", "data")
 
 
 class _BadChunk(Exception):
-    """pyarrow rejected a piece of the file, or it holds records that are not Points."""
+    """pyarrow rejected a piece of the file, or the piece has non-Point records."""
 
 
 # ---------------------------------------------------------------------------
@@ -99,20 +101,20 @@ def _parse_options(
     )
 
 
-def _read_json(data: bytes, options: pa_json.ParseOptions) -> pa.Table:
-    buffer = pa.py_buffer(data)
-    read_options = pa_json.ReadOptions(use_threads=False, block_size=4 * 1024 * 1024)
-    try:
-        return pa_json.read_json(pa.BufferReader(buffer), read_options, options)
-    except pa.ArrowInvalid as error:
-        if "straddl" not in str(error):
-            raise _BadChunk(str(error)) from None
-    # A line longer than pyarrow's block: read the piece as one block.
+def _read_json(data: bytes | bytearray, options: pa_json.ParseOptions) -> pa.Table:
+    # One pyarrow block for the whole piece: the table comes back as one chunk
+    # (nothing to concatenate), and no line can straddle two blocks.
     read_options = pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1)
     try:
-        return pa_json.read_json(pa.BufferReader(buffer), read_options, options)
+        return pa_json.read_json(pa.BufferReader(data), read_options, options)
     except pa.ArrowInvalid as error:
         raise _BadChunk(str(error)) from None
+
+
+def _single_chunk(column: pa.ChunkedArray) -> pa.Array:
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    return column.combine_chunks()
 
 
 def _struct_columns(
@@ -128,17 +130,13 @@ def _struct_columns(
     if not pa.types.is_struct(parent.type):
         raise _BadChunk(f"{name} is not an object")
     columns = {}
-    for i in range(parent.type.num_fields):
-        child = parent.field(i)
-        key = parent.type.field(i).name
+    # flatten() folds the parent's nulls (``"tags": null``) into each child.
+    for key_field, child in zip(parent.type, parent.flatten()):
         if pa.types.is_null(child.type):
             child = child.cast(pa.string())
         if not pa.types.is_string(child.type):
-            raise _BadChunk(f"{name}.{key} is not a string")
-        # A struct child ignores the parent's null mask; fold it in.
-        if parent.null_count:
-            child = pc.if_else(pc.is_valid(parent), child, pa.scalar(None, pa.string()))
-        columns[prefix + key] = child
+            raise _BadChunk(f"{name}.{key_field.name} is not a string")
+        columns[prefix + key_field.name] = child
     return columns
 
 
@@ -152,8 +150,8 @@ def _normalize(raw: pa.Table, expected_rows: int) -> pa.Table:
     record_type = raw.column("type")
     if record_type.null_count or not pc.all(pc.equal(record_type, "Point")).as_py():
         raise _BadChunk("record that is not a Point")
-    data = raw.column("data").combine_chunks()
-    metric = raw.column("metric").combine_chunks()
+    data = _single_chunk(raw.column("data"))
+    metric = _single_chunk(raw.column("metric"))
     if not pa.types.is_struct(data.type) or not pa.types.is_string(metric.type):
         raise _BadChunk("unexpected types")
     time_text = data.field("time")
@@ -276,9 +274,9 @@ def _parse_lines(
 
 
 def _split_metric_lines(
-    block: bytes, first_line: int, result: BlockResult
+    block: bytes | bytearray, first_line: int, result: BlockResult
 ) -> tuple[list[bytes], list[int]]:
-    """Take the Metric lines out of a block; return the other lines and their numbers."""
+    """Take the Metric lines out of a block; return the other lines and numbers."""
     lines = block.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -300,22 +298,40 @@ def _split_metric_lines(
 
 
 def parse_block(
-    block: bytes, first_line: int, tag_keys: Sequence[str], meta_keys: Sequence[str]
+    block: LineBlock, tag_keys: Sequence[str], meta_keys: Sequence[str]
 ) -> BlockResult:
-    """Parse complete lines (``block`` ends with a newline) starting at ``first_line``."""
-    result = BlockResult(lines=block.count(b"\n"))
+    """Parse a block of complete lines into points, metric definitions and bad lines.
+
+    Tries, in turn: DuckDB with deduplicated tags (the fast path), pyarrow on the
+    whole block, and pyarrow on halves of the block down to single lines, so
+    that bad lines are found and counted.
+    """
+    result = BlockResult(lines=block.lines)
+    first_line = block.first_line
+    if _METRIC_MARKER in block.data:
+        lines, numbers = _split_metric_lines(block.data, first_line, result)
+        data: bytes | bytearray = b"".join(line + b"\n" for line in lines)
+        count = len(lines)
+    else:
+        lines, numbers, data, count = [], range(0), block.data, block.lines
+    if count == 0:
+        return result
+    try:
+        result.tables.append(k6_json_duckdb.parse_points(data, count))
+        return result
+    except k6_json_duckdb.FastPathRejected:
+        pass
+
     options = _parse_options(tag_keys, meta_keys)
-    if _METRIC_MARKER not in block:
+    if not lines:
         try:
-            raw = _read_json(block, options)
-            result.tables.append(dictionary_encode(_normalize(raw, result.lines)))
+            raw = _read_json(data, options)
+            result.tables.append(dictionary_encode(_normalize(raw, count)))
             return result
         except _BadChunk:
             pass
-        lines = block.split(b"\n")[: result.lines]
-        numbers: Sequence[int] = range(first_line, first_line + result.lines)
-    else:
-        lines, numbers = _split_metric_lines(block, first_line, result)
+        lines = block.data.split(b"\n")[:count]
+        numbers = range(first_line, first_line + count)
     _parse_lines(lines, numbers, options, result)
     result.tables = [dictionary_encode(table) for table in result.tables]
     return result
@@ -385,31 +401,41 @@ def metric_def_from_record(
 # Reading a whole file
 
 
-def iter_line_blocks(
-    source: ByteSource, block_bytes: int
-) -> Iterator[tuple[bytes, int, bool]]:
-    """Yield ``(bytes, first line number, complete)`` pieces of whole lines.
+@dataclass(frozen=True)
+class LineBlock:
+    """Whole lines of content: ``data`` has ``lines`` newlines, from ``first_line`` on.
 
-    Every piece but possibly the last ends with a newline. The last one has
-    ``complete=False`` when the content does not end with a newline.
+    ``complete`` is false for the content after the last newline, when the file
+    does not end with one; then ``lines`` is 0.
     """
-    rest = b""
+
+    data: bytes | bytearray
+    first_line: int
+    lines: int
+    complete: bool = True
+
+
+def iter_line_blocks(source: ByteSource, block_bytes: int) -> Iterator[LineBlock]:
+    """Yield the content in pieces of about ``block_bytes``, cut after a newline."""
+    rest = bytearray()
     line = 1
     while True:
         chunk = source.read(block_bytes)
         if not chunk:
             break
-        data = rest + chunk if rest else chunk
-        cut = data.rfind(b"\n") + 1
+        cut = chunk.rfind(b"\n") + 1
         if cut == 0:
-            rest = data  # a line longer than a block: keep reading
+            rest += chunk  # a line longer than a block: keep reading
             continue
-        block = data[:cut]
-        rest = data[cut:]
-        yield block, line, True
-        line += block.count(b"\n")
+        # One copy per block: the partial line carried over, then this chunk's lines.
+        data = rest
+        data += memoryview(chunk)[:cut]
+        rest = bytearray(memoryview(chunk)[cut:])
+        lines = data.count(b"\n")
+        yield LineBlock(data, line, lines)
+        line += lines
     if rest:
-        yield rest, line, False
+        yield LineBlock(rest, line, 0, complete=False)
 
 
 def read_k6_json_points(
@@ -427,13 +453,13 @@ def read_k6_json_points(
     state = ReadState(Path(path), skip_bad_lines, sink)
     with ByteSource(path) as source, ThreadPoolExecutor(PARSE_THREADS) as pool:
         pending: deque[Future[BlockResult]] = deque()
-        for block, first_line, complete in iter_line_blocks(source, BLOCK_BYTES):
-            if not complete:
+        for block in iter_line_blocks(source, BLOCK_BYTES):
+            if not block.complete:
                 _drain(pending, state, 0)
-                _read_last_piece(block, first_line, state)
+                _read_last_piece(block, state)
                 break
             tags, meta = list(state.tag_keys), list(state.meta_keys)
-            pending.append(pool.submit(parse_block, block, first_line, tags, meta))
+            pending.append(pool.submit(parse_block, block, tags, meta))
             _drain(pending, state, PARSE_THREADS)
             if progress is not None:
                 progress.update(source.raw_position_bytes)
@@ -455,17 +481,18 @@ def _drain(pending: deque[Future[BlockResult]], state: ReadState, keep: int) -> 
             raise
 
 
-def _read_last_piece(piece: bytes, line: int, state: ReadState) -> None:
+def _read_last_piece(piece: LineBlock, state: ReadState) -> None:
     """Read the content after the last newline: a whole record, or a truncated one."""
-    if not piece.strip():
+    if not piece.data.strip():
         return
     try:
-        json.loads(piece)
+        json.loads(piece.data)
     except ValueError:
-        state.warn_truncated(line)
+        state.warn_truncated(piece.first_line)
         return
+    whole = LineBlock(bytes(piece.data) + b"\n", piece.first_line, 1)
     tags, meta = list(state.tag_keys), list(state.meta_keys)
-    state.consume(parse_block(piece + b"\n", line, tags, meta))
+    state.consume(parse_block(whole, tags, meta))
 
 
 def _warn_undefined_metrics(state: ReadState) -> None:

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perfreport.errors import FormatVersionError, InputError
+from perfreport.ingest.detect import K6_OUTPUT_HINT
 from perfreport.ingest import points
 from perfreport.model import (
     META_PREFIX,
@@ -47,7 +48,8 @@ from perfreport.model import (
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = "perfreport-run/1"
+FORMAT_NAME = "perfreport-run"
+FORMAT_VERSION = f"{FORMAT_NAME}/1"
 METADATA_KEY = b"perfreport"
 COMPRESSION = "zstd"
 
@@ -113,7 +115,7 @@ def _encode_metadata(meta: dict[str, Any]) -> dict[bytes, bytes]:
 
 
 def read_run_metadata(path: str | Path) -> dict[str, Any]:
-    """Return the ``perfreport`` metadata of a Parquet run file, checking its version."""
+    """Return the ``perfreport`` metadata of a Parquet run file; check its version."""
     try:
         key_values = pq.ParquetFile(path).metadata.metadata or {}
     except (pa.ArrowInvalid, OSError) as error:
@@ -126,7 +128,7 @@ def read_run_metadata(path: str | Path) -> dict[str, Any]:
     if raw is None:
         raise InputError(
             path,
-            "Parquet file has no perfreport metadata, so it was not written by `perfreport ingest`",
+            "Parquet file has no perfreport metadata (not from `perfreport ingest`)",
             hint="pass k6's JSON output or a file written by `perfreport ingest`",
         )
     try:
@@ -138,10 +140,17 @@ def read_run_metadata(path: str | Path) -> dict[str, Any]:
             hint="write it again with `perfreport ingest`",
         ) from None
     found = meta.get("format") if isinstance(meta, dict) else None
+    if isinstance(found, str) and not found.startswith(FORMAT_NAME + "/"):
+        raise InputError(
+            path,
+            f"Parquet file has perfreport data of format {found!r}, not a run",
+            hint="pass k6's JSON output or a file written by `perfreport ingest`",
+        )
     if found != FORMAT_VERSION:
         raise FormatVersionError(
             path,
-            f"Parquet file has format version {found!r}; this perfreport reads {FORMAT_VERSION!r}",
+            f"Parquet file has format version {found!r}; "
+            f"this perfreport reads {FORMAT_VERSION!r}",
             hint="write it again with this perfreport's `perfreport ingest`",
         )
     return meta
@@ -165,7 +174,7 @@ def _open_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
 
 
 def write_parquet(run: Run, path: str | Path) -> None:
-    """Write a run with points to a perfreport Parquet file (format :data:`FORMAT_VERSION`)."""
+    """Write a run with points to a Parquet file of format :data:`FORMAT_VERSION`."""
     if run.points is None:
         raise InputError(
             path,
@@ -288,7 +297,7 @@ def ingest_to_parquet(
         raise InputError(
             source,
             f"file is a {kind} file, not raw k6 output",
-            hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`",
+            hint=K6_OUTPUT_HINT,
         )
     run_name = name if name is not None else default_run_name(source)
     sink = ParquetSink(Path(target))
@@ -376,7 +385,7 @@ def read_raw(
 
 
 def cache_dir() -> Path:
-    """Return the cache directory: ``$PERFREPORT_CACHE_DIR`` or ``~/.cache/perfreport``."""
+    """Return ``$PERFREPORT_CACHE_DIR``, or ``~/.cache/perfreport`` when it is unset."""
     configured = os.environ.get("PERFREPORT_CACHE_DIR")
     if configured:
         return Path(configured)
@@ -439,7 +448,7 @@ def load_cached(
             raise InputError(
                 path,
                 f"cache entry {entry} could not be read back",
-                hint="pass cache=False (or set PERFREPORT_CACHE_DIR to a writable directory)",
+                hint="pass cache=False, or set PERFREPORT_CACHE_DIR to a writable folder",
             )
     _reject_skipped_lines(run, path, skip_bad_lines)
     run.source = str(path)
@@ -447,7 +456,7 @@ def load_cached(
 
 
 def _read_cache_entry(entry: Path, identity: dict[str, Any], name: str) -> Run | None:
-    """Return the cached run, or None (deleting the entry) when it is missing or unusable."""
+    """Return the cached run, or None (deleting the entry) when it is unusable."""
     if not entry.is_file():
         return None
     try:

@@ -1,10 +1,10 @@
 """What the raw-output readers share: the state of a read and the points tables.
 
 A reader (k6 JSON or CSV) turns each block of its input into a :class:`BlockResult`
-(normalized Arrow tables, metric definitions, bad lines) and hands the results,
-in file order, to a :class:`ReadState`, which counts them, applies the
-``skip_bad_lines`` rule and passes the tables to a :class:`PointSink`: memory for
-:func:`perfreport.ingest.load`, a Parquet file for streaming ingest.
+(normalized Arrow tables, metric definitions, bad lines). It passes the results,
+in file order, to a :class:`ReadState`. The state counts them, applies the
+``skip_bad_lines`` rule and sends the tables to a :class:`PointSink`, which keeps
+them in memory for :func:`perfreport.ingest.load` or writes them to Parquet.
 
 A normalized table has the columns ``time`` (timestamp[ns, UTC]), ``metric`` and
 ``tag.<key>`` (dictionary-encoded strings), ``value`` (float64) and ``meta.<key>``
@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from perfreport.errors import InputError
+from perfreport.ingest.detect import K6_OUTPUT_HINT
 from perfreport.model import (
     META_PREFIX,
     METRIC,
@@ -58,7 +59,7 @@ class MetricLine:
 
 @dataclass
 class BlockResult:
-    """What one block of input held, in the block's order."""
+    """The tables, metric lines and bad lines of one block of input, in its order."""
 
     tables: list[pa.Table] = field(default_factory=list)
     metric_lines: list[MetricLine] = field(default_factory=list)
@@ -246,7 +247,7 @@ def build_run(
         raise InputError(
             state.path,
             "no line of the file is a k6 Metric or Point record",
-            hint="pass the file written by `k6 run --out json=FILE` or `--out csv=FILE`",
+            hint=K6_OUTPUT_HINT,
         )
     warnings = list(state.warnings)
     if state.stats.points == 0:

@@ -1,0 +1,180 @@
+"""The fast path for blocks of k6 Point lines: DuckDB's JSON parser, tags deduplicated.
+
+Each line of a block becomes one string of an Arrow array (no copy), and DuckDB's
+``from_json`` splits it into the metric, type, time, value, tags and metadata.
+The tags and metadata objects stay JSON text. A k6 run repeats a few tag sets
+millions of times, so they are dictionary-encoded first, and only the distinct
+texts are decoded with the json module.
+
+On a 16 MB block of real k6 output this takes about 40 % of the CPU time of
+pyarrow's JSON reader (measured with pyarrow 26.0.1 and duckdb 2.0.1 on the
+benchmark machine; see docs/benchmarks.md). Anything unexpected (a line that is
+not JSON, a value that is not a number, a tag that is not a string) raises
+:class:`FastPathRejected`, and the caller reads the block the slow, exact way.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from perfreport.ingest.points import TAG_TYPE, TIME_TYPE
+from perfreport.model import META_PREFIX, METRIC, TAG_PREFIX, TIME, VALUE
+
+# Fields kept as JSON text are checked here (a quoted value is not a number),
+# where DuckDB's conversion would accept "1" as the number 1.
+_SPEC = (
+    '{"metric":"JSON","type":"JSON","data":'
+    '{"time":"VARCHAR","value":"JSON","tags":"JSON","metadata":"JSON"}}'
+)
+_QUERY = (
+    "SELECT r.metric AS metric, r.type AS type, r.data.time AS time, "
+    "r.data.value AS value, r.data.tags AS tags, r.data.metadata AS metadata "
+    f"FROM (SELECT from_json(line, '{_SPEC}') AS r FROM block_lines)"
+)
+_POINT = '"Point"'
+_LARGE_STRING_BYTES = 2**31 - 1
+
+_database: duckdb.DuckDBPyConnection | None = None
+_database_lock = threading.Lock()
+_thread_state = threading.local()
+
+
+class FastPathRejected(Exception):
+    """The block has something the fast path does not handle; read it exactly."""
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """Return this thread's DuckDB cursor (connections are not shared by threads)."""
+    global _database
+    cursor = getattr(_thread_state, "cursor", None)
+    if cursor is None:
+        with _database_lock:
+            if _database is None:
+                _database = duckdb.connect()
+                # Blocks are parsed in parallel by the caller's threads.
+                _database.execute("SET threads = 1")
+            cursor = _database.cursor()
+        _thread_state.cursor = cursor
+    return cursor
+
+
+def _lines_array(data: bytes | bytearray, lines: int) -> pa.Array:
+    """View the block's lines as Arrow strings without copying (each keeps its newline)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buffer == 10)
+    if len(newlines) != lines:
+        raise FastPathRejected("line count differs")
+    large = len(data) >= _LARGE_STRING_BYTES
+    offsets = np.empty(lines + 1, dtype=np.int64 if large else np.int32)
+    offsets[0] = 0
+    offsets[1:] = newlines + 1
+    string_type = pa.large_string() if large else pa.string()
+    return pa.Array.from_buffers(
+        string_type, lines, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+def _decode_texts(texts: pa.Array) -> tuple[pa.Array, list[Any]]:
+    """Dictionary-encode JSON texts; return the indices and each distinct text decoded."""
+    encoded = pc.dictionary_encode(texts)
+    try:
+        decoded = [json.loads(text) for text in encoded.dictionary.to_pylist()]
+    except ValueError:
+        raise FastPathRejected("invalid JSON text") from None
+    return encoded.indices, decoded
+
+
+def _object_columns(
+    texts: pa.Array, prefix: str, categorical: bool
+) -> dict[str, pa.Array]:
+    """Pivot a column of JSON objects of strings (or nulls) to one column per key."""
+    indices, objects = _decode_texts(texts)
+    keys: dict[str, None] = {}
+    for item in objects:
+        if item is None:
+            continue
+        if not isinstance(item, dict) or not all(
+            isinstance(v, str) for v in item.values()
+        ):
+            raise FastPathRejected(f"{prefix} object of non-strings")
+        keys.update(dict.fromkeys(item))
+
+    codes = indices.fill_null(0).to_numpy()
+    row_valid = indices.is_valid().to_numpy(zero_copy_only=False)
+    columns = {}
+    for key in keys:
+        per_object = [item.get(key) if item else None for item in objects]
+        if categorical:
+            columns[prefix + key] = _categorical(per_object, codes, row_valid)
+        else:
+            small = pa.array(per_object, pa.string())
+            columns[prefix + key] = small.take(indices)
+    return columns
+
+
+def _categorical(
+    per_object: list[str | None], codes: np.ndarray, row_valid: np.ndarray
+) -> pa.Array:
+    """Build a dictionary array from each distinct object's value and the row codes."""
+    values = sorted({v for v in per_object if v is not None})
+    position = {value: i for i, value in enumerate(values)}
+    mapping = np.array(
+        [position[v] if v is not None else -1 for v in per_object], dtype=np.int64
+    )
+    row_codes = np.where(row_valid, mapping[codes], -1)
+    indices = pa.array(row_codes.astype(np.int32), mask=row_codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))
+
+
+def _metric_column(texts: pa.Array) -> pa.Array:
+    indices, names = _decode_texts(texts)
+    if indices.null_count or not all(isinstance(name, str) for name in names):
+        raise FastPathRejected("metric is not a string")
+    return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string()))
+
+
+def parse_points(data: bytes | bytearray, lines: int) -> pa.Table:
+    """Parse a block of k6 Point lines into the normalized points columns.
+
+    Raises FastPathRejected when any line is not a well-formed k6 Point.
+    """
+    cursor = _cursor()
+    cursor.register("block_lines", pa.table({"line": _lines_array(data, lines)}))
+    try:
+        raw = cursor.sql(_QUERY).to_arrow_table().combine_chunks()
+    except duckdb.Error as error:
+        raise FastPathRejected(str(error)) from None
+    finally:
+        cursor.unregister("block_lines")
+
+    record_type = raw.column("type")
+    if record_type.null_count or not pc.all(pc.equal(record_type, _POINT)).as_py():
+        raise FastPathRejected("record that is not a Point")
+    time_text = raw.column("time").chunk(0)
+    value_text = raw.column("value").chunk(0)
+    if time_text.null_count or value_text.null_count:
+        raise FastPathRejected("missing time or value")
+    try:
+        time = time_text.cast(TIME_TYPE)
+        value = value_text.cast(pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise FastPathRejected("invalid time or value") from None
+
+    columns: dict[str, pa.Array] = {
+        TIME: time,
+        METRIC: _metric_column(raw.column("metric").chunk(0)),
+        VALUE: value,
+    }
+    columns.update(_object_columns(raw.column("tags").chunk(0), TAG_PREFIX, True))
+    columns.update(_object_columns(raw.column("metadata").chunk(0), META_PREFIX, False))
+    return pa.table(columns)
+
+
+__all__ = ["FastPathRejected", "parse_points", "TAG_TYPE"]
