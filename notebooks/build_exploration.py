@@ -200,9 +200,9 @@ pr.summarize_series(connections)""",
         "markdown",
         """## The staging report
 
-`pr.report` builds the same report as `perfreport report`: without an
-output path it returns Markdown (charts are left out; pass
-`output="report.md"` to write them as PNGs beside the file).""",
+`pr.report` builds the same report as `perfreport report`. Without an
+output path it returns the Markdown text, which links no charts. Pass
+`output="report.md"` to write the charts as PNGs beside the file.""",
     ),
     (
         "code",

@@ -1,8 +1,8 @@
 """Thin wrappers that the public API adds over the ingest, analysis and report layers.
 
-Each function here accepts what a notebook has at hand (a path, a DataFrame, a
-loaded object) and calls one library function; none computes statistics of
-its own.
+Each function here accepts what a notebook has at hand: a path, a DataFrame or
+a loaded object. It then calls one library function, so no statistic is
+computed here.
 """
 
 from __future__ import annotations
@@ -244,15 +244,9 @@ def report(
         raise UsageError("a PDF report needs output=PATH")
     built = build_report(
         base_run, candidates, criteria=criteria_set, server=server,
-        metadata=metadata, charts=_needs_charts(path, chosen),
+        metadata=metadata, charts=chosen != "json",
     )  # fmt: skip
     return _write_report(built, chosen, path)
-
-
-def _needs_charts(path: Path | None, chosen: str) -> bool:
-    if chosen == "json":
-        return False
-    return path is not None or chosen == "html"
 
 
 def _write_report(built: object, chosen: str, path: Path | None) -> str | Path:

@@ -329,7 +329,7 @@ def plot_endpoint_p95(
     axes.set_xlabel(f"{plain_label(metric)} {statistic} (ms)")
     axes.set_title(f"{statistic} per endpoint, baseline and candidates")
     axes.grid(axis="x", alpha=0.3)
-    # Room on the right for the verdict labels.
+    # Widen the x axis by 15 % so that the verdict labels fit.
     axes.set_xlim(0, axes.get_xlim()[1] * 1.15)
     figure.legend(loc="outside lower center", ncols=len(bars), fontsize="small")
     return figure

@@ -223,7 +223,7 @@ def test_from_frame_rejects_bad_columns() -> None:
         pr.from_frame(pd.DataFrame(base).iloc[0:0])
 
 
-def test_from_frame_warns_naive_time_and_extra_columns() -> None:
+def test_from_frame_warning_codes() -> None:
     frame = pd.DataFrame(
         {
             "time": pd.to_datetime(["2026-01-01 00:00:00", "2026-01-01 00:00:01"]),

@@ -84,9 +84,10 @@ def from_frame(
     the frame came from). A metric without one gets k6's built-in definition,
     or a type guessed from its name and values with a ``guessed-metric-type``
     warning. ``duration_s`` is the test-run duration that Counter rates divide
-    by; pass the parent run's (:func:`perfreport.analysis.summary.run_duration_s`)
-    so that per-second rates of a subset match the parent's per-endpoint rates.
-    Without it, the duration is estimated from the frame's own time span.
+    by. Pass the parent run's (:func:`perfreport.analysis.summary.run_duration_s`),
+    because then the per-second rates of a subset match the parent's
+    per-endpoint rates. Without it, the duration is estimated from the frame's
+    own time span.
 
     Raises:
         FrameError: ``points`` is not a DataFrame, has no rows, lacks ``time``,
@@ -256,9 +257,10 @@ def _definitions(
 def guess_definition(metric: str, values: np.ndarray) -> MetricDef:
     """Guess a custom metric's definition from its name, then from its values.
 
-    ``*_rate`` and ``*_ratio`` with values 0 and 1 are Rates; ``*_duration``,
-    ``*_ms``, ``*_time`` and ``*_latency`` are Trends in ms; whole non-negative
-    values are Counters and anything else a plain Trend.
+    ``*_rate`` and ``*_ratio`` metrics with values 0 and 1 are Rates.
+    ``*_duration``, ``*_ms``, ``*_time`` and ``*_latency`` are Trends in ms.
+    Other metrics with whole non-negative values are Counters, and the rest
+    are plain Trends.
     """
     is_binary = bool(np.isin(values, (0.0, 1.0)).all())
     if metric.endswith(_RATE_SUFFIXES) and is_binary:
