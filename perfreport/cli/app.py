@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 
-import click
+
 import typer
 from typer.core import TyperGroup
 
@@ -27,12 +27,12 @@ class _Group(TyperGroup):
     the same exit codes and messages a user sees.
     """
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: typer.Context) -> object:
         try:
             return super().invoke(ctx)
         except PerfreportError as error:
-            click.echo(f"Error: {error}", err=True)
-            # typer 0.29 runs its own copy of click, so click's Exit is not caught.
+            typer.echo(f"Error: {error}", err=True)
+            # typer 0.29 ships its own copy of click, so only typer.Exit sets the status.
             raise typer.Exit(error.exit_code) from None
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     try:
         app()
     except PerfreportError as error:
-        click.echo(f"Error: {error}", err=True)
+        typer.echo(f"Error: {error}", err=True)
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

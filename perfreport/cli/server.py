@@ -7,7 +7,7 @@ from typing import Any
 
 from pathlib import Path
 
-import click
+
 import typer
 
 from perfreport.analysis.memory import LeakThresholds, memory_trends
@@ -82,7 +82,7 @@ def prometheus_command(
         if window is None:
             raise UsageError("--url needs --start and --end, or --window-from RUN")
         if insecure:
-            click.echo(
+            typer.echo(
                 "Warning: TLS certificate verification is off (--insecure)", err=True
             )
         queries = resolve_queries(parse_named(query, "--query"), preset)
@@ -93,7 +93,7 @@ def prometheus_command(
         write_prometheus_parquet(result, output, url)
     _echo_warnings(result.warnings)
     series = result.frame.groupby(["query", "labels"]).ngroups
-    click.echo(
+    typer.echo(
         f"wrote {len(result.frame)} points in {series} series from "
         f"{len(result.queries)} queries to {output}"
     )
@@ -133,7 +133,7 @@ def _read_responses(items: list[str], window: tuple | None) -> PromFrame:
 
 def _echo_warnings(warnings: tuple[AnalysisWarning, ...]) -> None:
     for warning in warnings:
-        click.echo(f"Warning: {warning.message}", err=True)
+        typer.echo(f"Warning: {warning.message}", err=True)
 
 
 @app.command("redis-hit-rate")
@@ -149,7 +149,7 @@ def redis_hit_rate_command(
     second = read_redis_info(after) if after is not None else None
     result = cache_hit_ratio_from_redis(first, second)
     _echo_warnings(result.warnings)
-    click.echo(_format_hit_rate(result))
+    typer.echo(_format_hit_rate(result))
 
 
 def _format_hit_rate(result: CacheHitRatio) -> str:
@@ -187,12 +187,12 @@ def memory_trend_command(
     names = tuple(query) or ("process_resident_memory_bytes", "redis_memory_bytes")
     trends = memory_trends(result.frame, names, thresholds)
     if not trends:
-        click.echo(
+        typer.echo(
             f"Warning: no series of {', '.join(names)} in {frame_file}", err=True
         )
     for trend in trends:
         _echo_warnings(trend.warnings)
-        click.echo(f"{trend.name}: {trend.verdict}, {_slope_text(trend)} over "
+        typer.echo(f"{trend.name}: {trend.verdict}, {_slope_text(trend)} over "
                    f"{trend.n_points} points; {trend.reason}")
 
 
