@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 
-
 import typer
 from typer.core import TyperGroup
 
