@@ -141,10 +141,12 @@ class Comparison:
 
 
 def metric_direction(metric: str, statistic: str, unit: str, metric_type: str | None) -> bool | None:
-    """Return True when lower is better, False when higher is better, None when neither."""
-    if statistic in ("count", "passes", "fails") and metric not in ("http_req_failed",):
-        if metric == "http_reqs" or metric == "iterations":
-            return None
+    """Return True when lower is better, False when higher is better, None when neither.
+
+    Counts (and a Rate's passes and fails) grow with the run's length, so they
+    have no better direction; their rates do.
+    """
+    if statistic in ("count", "passes", "fails"):
         return None
     if metric in LOWER_IS_BETTER:
         return True
@@ -284,7 +286,7 @@ def _join(
         }
     )
     both = merged[merged["_merge"] == "both"].copy()
-    # Trend counts say how many samples there were, not how fast; keep them out.
+    # A Trend's count is the number of samples, not a speed, so it is left out.
     both = both[~((both["statistic"] == "count") & (both["unit_b"] == "") & both["metric"].map(
         lambda m: _metric_type(baseline, candidate, m) == "trend"
     ))]

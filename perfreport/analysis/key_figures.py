@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from perfreport.analysis.summary import lookup, run_duration_s, summarize
@@ -116,8 +114,3 @@ def _cache_rate_from_tag(run: Run) -> tuple[float | None, str | None]:
         if hits + misses:
             return hits / (hits + misses), f"tag {column[len(TAG_PREFIX):]} on http_reqs"
     return None, None
-
-
-def is_missing(value: float | None) -> bool:
-    """Return True for None or NaN."""
-    return value is None or (isinstance(value, float) and math.isnan(value)) or bool(np.isnan(value))
