@@ -94,14 +94,19 @@ class ThresholdResults(list[ThresholdResult]):
     """The thresholds of one run, as a list that also shows as a table in Jupyter.
 
     ``warnings`` are the run's own (a truncated file, for one), because a
-    verdict on partial data needs that footnote.
+    verdict on partial data needs that footnote. ``metrics`` are the run's
+    metric definitions, which give the units of the observed values.
     """
 
     def __init__(
-        self, results: Sequence[ThresholdResult], warnings: Sequence[AnalysisWarning]
+        self,
+        results: Sequence[ThresholdResult],
+        warnings: Sequence[AnalysisWarning] = (),
+        metrics: Mapping[str, MetricDef] | None = None,
     ) -> None:
         super().__init__(results)
         self.warnings = list(warnings)
+        self.metrics = dict(metrics or {})
 
     @property
     def passed(self) -> bool:
@@ -116,7 +121,7 @@ class ThresholdResults(list[ThresholdResult]):
     def _repr_html_(self) -> str:
         from perfreport.render.notebook import thresholds_html
 
-        return thresholds_html(self, self.warnings)
+        return thresholds_html(self, self.warnings, self.metrics)
 
 
 def evaluate_thresholds(
@@ -129,7 +134,7 @@ def evaluate_thresholds(
     verdict where a summary file records it. See
     :func:`perfreport.analysis.thresholds.evaluate_thresholds`.
     """
-    return ThresholdResults(_evaluate(run, summary), run.warnings)
+    return ThresholdResults(_evaluate(run, summary), run.warnings, run.metrics)
 
 
 def read_prometheus(path: PathLike) -> list[PromFrame]:

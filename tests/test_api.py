@@ -275,7 +275,9 @@ def test_thresholds_match_analysis(stress: pr.Run) -> None:
     frame = results.to_frame()
     assert list(frame["expression"]) == [r.expression for r in results]
     assert results.passed == all(r.ok is True for r in results)
-    assert "threshold(s)" in results._repr_html_()
+    html = results._repr_html_()
+    assert "threshold(s)" in html
+    assert " ms</td>" in html
 
 
 def test_compare_frame_has_verdicts(comparison: pr.Comparison) -> None:

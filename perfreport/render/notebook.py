@@ -8,10 +8,10 @@ tag value shows as text and never becomes markup.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from perfreport.model import AnalysisWarning, Run
+from perfreport.model import AnalysisWarning, MetricDef, Run
 from perfreport.render.values import MISSING, format_measure
 
 if TYPE_CHECKING:
@@ -136,21 +136,37 @@ def key_figures_html(figures: KeyFigures) -> str:
     return _table(("figure", "value"), rows)
 
 
+def _observed(result: ThresholdResult, metrics: Mapping[str, MetricDef]) -> str:
+    if result.observed is None:
+        return MISSING
+    definition = metrics.get(result.metric.split("{", 1)[0])
+    unit = ""
+    if definition is not None and definition.type != "rate":
+        unit = definition.unit
+        if definition.type == "counter" and result.aggregation == "rate":
+            unit = f"{unit}/s"
+    return f"{result.observed:.6g} {unit}".strip()
+
+
 def thresholds_html(
-    results: Sequence[ThresholdResult], warnings: Sequence[AnalysisWarning] = ()
+    results: Sequence[ThresholdResult],
+    warnings: Sequence[AnalysisWarning] = (),
+    metrics: Mapping[str, MetricDef] | None = None,
 ) -> str:
     """Render threshold results: metric, expression, observed value and verdicts.
 
-    Observed values are in the metric's base unit (ms for Trends of time,
-    shares from 0 to 1 for Rates), as k6 states thresholds.
+    Observed values are in the metric's base unit, as k6 states thresholds:
+    ms for Trends of time, shares from 0 to 1 for Rates. With the run's
+    ``metrics`` definitions, the unit is shown beside each value.
     """
+    metrics = metrics or {}
     if not results:
         return "<p>The run declares no thresholds.</p>" + warnings_html(warnings)
     rows = [
         (
             result.metric,
             result.expression,
-            MISSING if result.observed is None else f"{result.observed:.6g}",
+            _observed(result, metrics),
             THRESHOLD_VERDICTS[result.ok],
             "" if result.k6_ok is None else THRESHOLD_VERDICTS[result.k6_ok],
         )
