@@ -119,3 +119,37 @@ def test_pdf_needs_output(project):
     )
     assert result.exit_code == 2
     assert "--output" in result.stderr
+
+
+def test_redis_snapshots_give_hit_ratio(project, redis_server):
+    # 3 hits and 1 miss between the two INFO snapshots: a 75 % hit ratio.
+    redis_server.cli("SET", "perfreport:report-test", "1")
+    before = project / "redis-before.txt"
+    before.write_text(redis_server.cli("INFO"), encoding="utf-8")
+    for _ in range(3):
+        redis_server.cli("GET", "perfreport:report-test")
+    redis_server.cli("GET", "perfreport:absent-key")
+    after = project / "redis-after.txt"
+    after.write_text(redis_server.cli("INFO"), encoding="utf-8")
+
+    output = project / "verdict.json"
+    result = runner.invoke(
+        app,
+        ["report", "--run", f"load={project / 'load.json.gz'}", "--redis-before",
+         str(before), "--redis-after", str(after), "-o", str(output)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cache = json.loads(output.read_text(encoding="utf-8"))["cache"]
+    (redis_row,) = [row for row in cache if row["label"] == "Redis keyspace hit ratio"]
+    assert redis_row["value"] == "75.00 %"
+    assert redis_row["run"] == "all runs"
+
+
+def test_redis_after_needs_before(project):
+    result = runner.invoke(
+        app,
+        ["report", "--run", str(project / "load.json.gz"), "--redis-after",
+         str(project / "load.json.gz")],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--redis-after needs --redis-before" in result.stderr

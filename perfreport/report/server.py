@@ -49,9 +49,7 @@ def server_data(
     for item in prometheus:
         data.warnings.extend(item.warnings)
     data.inputs.extend(_prometheus_inputs(prometheus))
-    base_db = (
-        _window_series(frames, DB_QUERY, baseline) if baseline is not None else None
-    )
+    base_db = _baseline_connections(frames, baseline)
     for run in all_runs:
         figures = ServerFigures()
         figures = _add_db(data, figures, run, frames, base_db, run is baseline)
@@ -62,6 +60,21 @@ def server_data(
     if redis_before is not None:
         _add_redis(data, redis_before, redis_after, runs)
     return data
+
+
+def _baseline_connections(
+    frames: Sequence[pd.DataFrame], baseline: Run | None
+) -> pd.Series | float | None:
+    """Return the baseline's DB connections: its Prometheus series, else the number
+    a runbook baseline file records (``resource_usage.database_connections``)."""
+    if baseline is None:
+        return None
+    series = _window_series(frames, DB_QUERY, baseline)
+    if series is not None or baseline.statistics is None:
+        return series
+    statistics = baseline.statistics
+    rows = statistics[statistics["metric"] == "db_connections"]["value"].dropna()
+    return float(rows.iloc[0]) if not rows.empty else None
 
 
 def _prometheus_inputs(items: Sequence[Any]) -> list[InputSummary]:
@@ -122,7 +135,7 @@ def _add_db(
     figures: ServerFigures,
     run: Run,
     frames: Sequence[pd.DataFrame],
-    base_series: pd.Series | None,
+    base_series: pd.Series | float | None,
     is_baseline: bool,
 ) -> ServerFigures:
     from perfreport.analysis.server import connection_reduction, summarize_series
