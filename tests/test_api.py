@@ -135,6 +135,8 @@ def test_load_dataframe_builds_frame_run(stress: pr.Run) -> None:
     assert run.kind == "frame"
     assert run.name == "copy"
     assert len(run.points) == len(stress.points)
+    assert isinstance(run.points["tag.name"].dtype, pd.CategoricalDtype)
+    assert isinstance(run.points["metric"].dtype, pd.CategoricalDtype)
 
 
 def test_load_path_rejects_frame_options() -> None:

@@ -167,7 +167,7 @@ def _points_frame(
         }
     )
     for column in tag_columns:
-        frame[column] = _string_column(points[column]).to_numpy()
+        frame[column] = _string_column(points[column])
     return frame.reset_index(drop=True)
 
 
@@ -231,6 +231,10 @@ def _value_column(values: pd.Series, source: str) -> np.ndarray:
 
 
 def _string_column(column: pd.Series) -> pd.Categorical:
+    if isinstance(column.dtype, pd.CategoricalDtype) and all(
+        isinstance(category, str) for category in column.cat.categories
+    ):
+        return column.cat.remove_unused_categories().array
     text = column.astype("object")
     text = text.where(text.isna(), text.astype(str))
     return pd.Categorical(text.to_numpy())
