@@ -17,7 +17,9 @@ class ProgressBar:
     line. Nothing is drawn when ``$PERFREPORT_QUIET`` is set (``perfreport -q``).
     """
 
-    def __init__(self, total_bytes: int, *, label: str = "", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total_bytes: int, *, label: str = "", stream: TextIO | None = None
+    ) -> None:
         import os
 
         self.total_bytes = max(total_bytes, 1)
@@ -50,9 +52,12 @@ class ProgressBar:
         filled = int(share * _BAR_WIDTH)
         elapsed_s = max(now - self._start_s, 1e-9)
         rate_mb_s = self._done_bytes / elapsed_s / 1e6
+        bar = "#" * filled + "." * (_BAR_WIDTH - filled)
+        done_mb = self._done_bytes / 1e6
+        total_mb = self.total_bytes / 1e6
         text = (
-            f"\r{self.label} [{'#' * filled}{'.' * (_BAR_WIDTH - filled)}] {share:4.0%} "
-            f"{self._done_bytes / 1e6:.0f}/{self.total_bytes / 1e6:.0f} MB {rate_mb_s:.0f} MB/s"
+            f"\r{self.label} [{bar}] {share:4.0%} "
+            f"{done_mb:.0f}/{total_mb:.0f} MB {rate_mb_s:.0f} MB/s"
         )
         self.stream.write(text)
         self.stream.flush()

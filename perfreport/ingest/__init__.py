@@ -22,7 +22,7 @@ _KNOWN_SUFFIXES = {".gz", ".json", ".ndjson", ".jsonl", ".csv", ".parquet", ".tx
 
 
 def default_run_name(path: str | Path) -> str:
-    """Return the file name without known extensions (``stress.json.gz``: ``stress``)."""
+    """Return the file name without known extensions (``stress.json.gz``: stress)."""
     name = Path(path).name
     while True:
         stem, suffix = os.path.splitext(name)

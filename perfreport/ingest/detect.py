@@ -90,7 +90,7 @@ class ByteSource:
         self._file.close()
 
     def read(self, size: int) -> bytes:
-        """Return about ``size`` bytes of content (more for gzip), ``b""`` at the end."""
+        """Return about ``size`` bytes of content (more for gzip), or ``b""``."""
         if self._finished:
             return b""
         if self._inflater is None:
@@ -233,7 +233,7 @@ def _load_document(path: Path, head: str) -> Any:
         content = data.decode("utf-8", errors="replace")
     try:
         return json.loads(content)
-    except ValueError as error:
+    except json.JSONDecodeError as error:
         raise UnknownFormatError(
             path,
             f"file starts like JSON but is not valid JSON "

@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -54,7 +54,9 @@ from perfreport.model import (
     TIME,
     VALUE,
     AnalysisWarning,
+    MetricContains,
     MetricDef,
+    MetricType,
     Run,
     Submetric,
 )
@@ -277,7 +279,7 @@ def _split_metric_lines(
     block: bytes | bytearray, first_line: int, result: BlockResult
 ) -> tuple[list[bytes], list[int]]:
     """Take the Metric lines out of a block; return the other lines and numbers."""
-    lines = block.split(b"\n")
+    lines = bytes(block).split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
     kept: list[bytes] = []
@@ -307,31 +309,30 @@ def parse_block(
     that bad lines are found and counted.
     """
     result = BlockResult(lines=block.lines)
-    first_line = block.first_line
-    if _METRIC_MARKER in block.data:
-        lines, numbers = _split_metric_lines(block.data, first_line, result)
-        data: bytes | bytearray = b"".join(line + b"\n" for line in lines)
-        count = len(lines)
-    else:
-        lines, numbers, data, count = [], range(0), block.data, block.lines
+    lines: Sequence[bytes] | None = None
+    numbers: Sequence[int] = range(block.first_line, block.first_line + block.lines)
+    data = block.data
+    if _METRIC_MARKER in data:
+        # Metric lines come early in a file, so this copy happens in few blocks.
+        lines, numbers = _split_metric_lines(data, block.first_line, result)
+        data = b"".join(line + b"\n" for line in lines)
+    count = len(numbers)
     if count == 0:
         return result
+
     try:
         result.tables.append(k6_json_duckdb.parse_points(data, count))
         return result
     except k6_json_duckdb.FastPathRejected:
         pass
-
     options = _parse_options(tag_keys, meta_keys)
-    if not lines:
+    if lines is None:
         try:
             raw = _read_json(data, options)
             result.tables.append(dictionary_encode(_normalize(raw, count)))
             return result
         except _BadChunk:
-            pass
-        lines = block.data.split(b"\n")[:count]
-        numbers = range(first_line, first_line + count)
+            lines = bytes(data).split(b"\n")[:count]
     _parse_lines(lines, numbers, options, result)
     result.tables = [dictionary_encode(table) for table in result.tables]
     return result
@@ -388,8 +389,8 @@ def metric_def_from_record(
     )
     return MetricDef(
         name=data["name"],
-        type=metric_type,
-        contains=contains,
+        type=cast(MetricType, metric_type),
+        contains=cast(MetricContains, contains),
         thresholds=_threshold_texts(
             data.get("thresholds"), data["name"], threshold_options
         ),

@@ -6,9 +6,9 @@ The tags and metadata objects stay JSON text. A k6 run repeats a few tag sets
 millions of times, so they are dictionary-encoded first, and only the distinct
 texts are decoded with the json module.
 
-On a 16 MB block of real k6 output this takes about 40 % of the CPU time of
-pyarrow's JSON reader (measured with pyarrow 26.0.1 and duckdb 2.0.1 on the
-benchmark machine; see docs/benchmarks.md). Anything unexpected (a line that is
+On 16 MB blocks of real k6 output this took about 60 % of the CPU time of
+pyarrow's JSON reader, measured with pyarrow 26.0.1 and duckdb 2.0.1 on the
+2-core machine described in docs/benchmarks.md. Anything unexpected (a line that is
 not JSON, a value that is not a number, a tag that is not a string) raises
 :class:`FastPathRejected`, and the caller reads the block the slow, exact way.
 """
@@ -66,7 +66,7 @@ def _cursor() -> duckdb.DuckDBPyConnection:
 
 
 def _lines_array(data: bytes | bytearray, lines: int) -> pa.Array:
-    """View the block's lines as Arrow strings without copying (each keeps its newline)."""
+    """View the block's lines, newlines included, as Arrow strings without a copy."""
     buffer = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buffer == 10)
     if len(newlines) != lines:
@@ -82,7 +82,7 @@ def _lines_array(data: bytes | bytearray, lines: int) -> pa.Array:
 
 
 def _decode_texts(texts: pa.Array) -> tuple[pa.Array, list[Any]]:
-    """Dictionary-encode JSON texts; return the indices and each distinct text decoded."""
+    """Dictionary-encode JSON texts; return indices and the decoded distinct texts."""
     encoded = pc.dictionary_encode(texts)
     try:
         decoded = [json.loads(text) for text in encoded.dictionary.to_pylist()]

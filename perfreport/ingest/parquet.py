@@ -33,8 +33,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perfreport.errors import FormatVersionError, InputError
-from perfreport.ingest.detect import K6_OUTPUT_HINT
 from perfreport.ingest import points
+from perfreport.ingest.detect import K6_OUTPUT_HINT
 from perfreport.model import (
     META_PREFIX,
     METRIC,
@@ -448,7 +448,7 @@ def load_cached(
             raise InputError(
                 path,
                 f"cache entry {entry} could not be read back",
-                hint="pass cache=False, or set PERFREPORT_CACHE_DIR to a writable folder",
+                hint="pass cache=False, or set PERFREPORT_CACHE_DIR to a writable one",
             )
     _reject_skipped_lines(run, path, skip_bad_lines)
     run.source = str(path)
