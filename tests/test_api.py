@@ -79,6 +79,20 @@ def test_version_matches_metadata() -> None:
     assert pr.__version__ == metadata.version("perfreport")
 
 
+def test_version_falls_back_to_pyproject(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    from perfreport import api
+
+    def not_installed(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(api.importlib_metadata, "version", not_installed)
+    with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
+        expected = tomllib.load(handle)["project"]["version"]
+    assert api.package_version() == expected
+
+
 def test_error_classes_form_one_family() -> None:
     for name in (
         "InputError",
@@ -407,6 +421,23 @@ def test_thresholds_html_escapes_input() -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
     assert "pass" in html
+
+
+def test_key_figures_html_escapes_input() -> None:
+    hostile_tag = "tag.cache_hit" + HOSTILE
+    frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime(["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"]),
+            "metric": ["http_reqs", "http_reqs"],
+            "value": [1.0, 1.0],
+            hostile_tag: ["true", "false"],
+        }
+    )
+    figures = pr.key_figures(pr.from_frame(frame))
+    assert figures.cache_hit_rate == 0.5
+    html = figures._repr_html_()
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
 
 
 def test_run_html_shows_facts(stress: pr.Run) -> None:
