@@ -1,0 +1,54 @@
+"""Significance on real k6 runs: identical runs come out '~', a real speed-up is found.
+
+Each run is the smoke script for a few seconds against the demo API on 127.0.0.1.
+"""
+
+import pytest
+
+from fixtures.k6 import run_k6, start_demo_api, stop_process
+from perfreport.analysis.compare import compare
+from perfreport.ingest import load
+
+RUN_SECONDS = "10s"
+
+
+def record(script, out_dir, *, cache: bool):
+    process, base_url = start_demo_api(cache=cache)
+    try:
+        result = run_k6(script, out_dir, env={"BASE_URL": base_url, "SMOKE_DURATION": RUN_SECONDS})
+    finally:
+        stop_process(process)
+    assert result.exit_code in (0, 99), result.stderr
+    return load(result.json_path, cache=False)
+
+
+@pytest.fixture(scope="module")
+def cached_runs(tmp_path_factory, k6_smoke_script):
+    first = record(k6_smoke_script, tmp_path_factory.mktemp("aa-first"), cache=True)
+    second = record(k6_smoke_script, tmp_path_factory.mktemp("aa-second"), cache=True)
+    return first, second
+
+
+def test_identical_runs_show_no_change(cached_runs):
+    first, second = cached_runs
+    first.name, second.name = "first", "second"
+    frame = compare(first, second).frame
+    tested = frame[frame["verdict"] != "untested"]
+    assert len(tested) >= 10
+    significant = tested[tested["verdict"].isin(["better", "worse"])]
+    assert significant.empty, significant[["metric", "endpoint", "statistic", "change_pct", "p_adjusted"]].to_string()
+
+
+def test_cache_speedup_is_significant(tmp_path, k6_smoke_script, cached_runs):
+    uncached = record(k6_smoke_script, tmp_path / "uncached", cache=False)
+    cached = cached_runs[0]
+    uncached.name, cached.name = "cache-off", "cache-on"
+    frame = compare(uncached, cached).frame
+    for endpoint in ("GET /api/stats", "GET /api/risks", "GET /api/stats/risk-matrix", "GET /api/stats/trends"):
+        rows = frame[
+            (frame["metric"] == "http_req_duration")
+            & (frame["endpoint"] == endpoint)
+            & (frame["statistic"].isin(["avg", "med"]))
+        ]
+        assert len(rows) == 2, endpoint
+        assert set(rows["verdict"]) == {"better"}, rows[["statistic", "change_pct", "n_baseline", "n_candidate", "block_length", "method", "verdict"]].to_string()
