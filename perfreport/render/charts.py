@@ -33,6 +33,9 @@ PNG_DPI = 200
 TARGET_WINDOWS = 40
 PERCENTILES = (50.0, 95.0, 99.0)
 LABEL_WIDTH_CHARS = 28
+# A CDF drawn from more points than this is thinned to evenly spaced ranks;
+# 2,000 steps are finer than an A4 chart at 200 dpi (1,340 px wide) can show.
+CDF_MAX_POINTS = 2000
 
 
 def _new_figure(height_in: float = CHART_HEIGHT_IN) -> Figure:
@@ -128,6 +131,9 @@ def latency_cdf(
     axes = figure.add_subplot()
     for run, values in curves:
         share = np.arange(1, len(values) + 1) / len(values)
+        if len(values) > CDF_MAX_POINTS:
+            keep = np.linspace(0, len(values) - 1, CDF_MAX_POINTS).round().astype(int)
+            values, share = values[keep], share[keep]
         style = "--" if run is baseline else "-"
         label = run.name
         if run is baseline and "baseline" not in run.name:

@@ -51,10 +51,10 @@ def build_report(
     """Assemble a :class:`Report` from a baseline, candidate runs and criteria.
 
     The baseline is compared with each run by
-    :func:`perfreport.analysis.compare.compare` unless ``comparison`` is given. ``metadata`` fields left None are
-    filled from the runs' tags (``environment``, ``branch``, ``version``) and
-    the latest end time. With ``charts`` False, no Figures are built (faster,
-    for the JSON verdict).
+    :func:`perfreport.analysis.compare.compare` unless ``comparison`` is given.
+    ``metadata`` fields left None are filled from the runs' tags
+    (``environment``, ``branch``, ``version``) and the latest end time. With
+    ``charts`` False, no Figures are built, which is faster for the JSON verdict.
     """
     server = server or ServerData()
     if comparison is None and baseline is not None and runs:

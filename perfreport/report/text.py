@@ -82,8 +82,15 @@ def recommendations(
             f"Review the {len(warnings)} input and analysis warnings in the footnotes "
             "before sign-off."
         )
-    if result is not None and result.passed and not items:
-        items.append("All criteria are met: proceed to the production rollout.")
+    if result is not None and result.passed:
+        if items:
+            items.insert(
+                0,
+                "The sign-off gate passes: promote the build once the points below "
+                "are reviewed and the sign-off is complete.",
+            )
+        else:
+            items.append("All criteria are met: proceed to the production rollout.")
     if result is not None and not result.passed:
         items.append(
             "Do not promote this build until the failed criteria pass on a rerun."
