@@ -80,12 +80,14 @@ checks, data volumes and the cache hit rate.""",
 
 `pr.summarize` returns a long frame, one row per metric, endpoint and
 statistic, computed as k6 computes its end-of-test summary. Pivot it for a
-readable table of response times (ms).""",
+readable table of response times (ms). The `count` column is the number of
+requests.""",
     ),
     (
         "code",
         """summary = pr.summarize(stress, stats=["avg", "med", "p(95)", "p(99)", "max"])
 latency = summary[summary["metric"] == "http_req_duration"]
+latency = latency.replace({"endpoint": {"": "(all endpoints)"}})
 latency.pivot_table(
     index="endpoint", columns="statistic", values="value", sort=False
 ).round(2)""",
