@@ -30,13 +30,21 @@ from perfreport.model import AnalysisWarning, MetricDef, Run
 from perfreport.report import ReportMetadata, build_report, server_data
 
 PathLike = str | Path
-REPORT_FORMATS = {".md": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf"}
-REPORT_FORMATS[".json"] = "json"
+REPORT_FORMATS = {
+    ".md": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".json": "json",
+}
 
 
 def package_version() -> str:
-    """Return perfreport's installed version, else the one in a source checkout's
-    pyproject.toml, else ``0+unknown``."""
+    """Return perfreport's version: installed metadata, else pyproject.toml, else unknown.
+
+    The pyproject.toml fallback covers a source checkout used without an
+    install; ``0+unknown`` is returned when neither is found.
+    """
     try:
         return importlib_metadata.version("perfreport")
     except importlib_metadata.PackageNotFoundError:
