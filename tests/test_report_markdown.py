@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import pytest
+from golden_files import assert_matches_golden
 
 from perfreport.analysis.criteria import load_criteria
 from perfreport.ingest import load
@@ -14,7 +14,6 @@ from perfreport.render.markdown import write_markdown
 from perfreport.report import ReportMetadata, build_report, server_data
 
 REPO = Path(__file__).resolve().parent.parent
-GOLDEN = REPO / "tests" / "golden" / "staging_report.md"
 FIXED = ReportMetadata(
     environment="staging", branch="release/demo", version="0.0.0-test",
     date="2026-01-15", generator="perfreport (test build)",
@@ -44,21 +43,7 @@ def sample_report():
 
 def test_markdown_matches_golden(sample_report, tmp_path):
     path = write_markdown(sample_report, tmp_path / "report.md")
-    got = path.read_text(encoding="utf-8")
-    expected = GOLDEN.read_text(encoding="utf-8") if GOLDEN.exists() else ""
-    if got != expected:
-        GOLDEN.with_suffix(".got.md").write_text(got, encoding="utf-8")
-        diff = "".join(
-            difflib.unified_diff(
-                expected.splitlines(keepends=True),
-                got.splitlines(keepends=True),
-                "golden",
-                "got",
-            )
-        )
-        pytest.fail(
-            f"report differs from {GOLDEN.name}; new output in *.got.md\n{diff}"
-        )
+    assert_matches_golden("staging_report.md", path.read_text(encoding="utf-8"))
 
 
 def test_markdown_charts_written_beside(sample_report, tmp_path):
