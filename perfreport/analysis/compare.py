@@ -29,7 +29,7 @@ Statistics present on one side only are listed in ``not_compared`` with the reas
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,7 +232,7 @@ def _align_endpoints(base: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
 
 
 def _selected(
-    frame: pd.DataFrame, metrics: Sequence[str] | None, types: dict[str, str]
+    frame: pd.DataFrame, metrics: Sequence[str] | None, types: Mapping[str, str]
 ) -> pd.DataFrame:
     if metrics and "all" in metrics:
         return frame

@@ -103,7 +103,7 @@ def _test_trend(samples, metric, endpoint, rows, options) -> dict[int, ChangeEst
 
 def _test_rate(samples, metric, endpoint, rows, options) -> dict[int, ChangeEstimate]:
     (base_values, base_times), (cand_values, cand_times) = (s.get(metric, endpoint) for s in samples)
-    found = {}
+    found: dict[int, ChangeEstimate] = {}
     for index, row in rows.iterrows():
         if row["statistic"] != "rate":
             continue
@@ -116,7 +116,7 @@ def _test_rate(samples, metric, endpoint, rows, options) -> dict[int, ChangeEsti
 
 def _test_counter(samples, metric, endpoint, rows, options) -> dict[int, ChangeEstimate]:
     (base_values, base_times), (cand_values, cand_times) = (s.get(metric, endpoint) for s in samples)
-    found = {}
+    found: dict[int, ChangeEstimate] = {}
     # The per-second test counts samples, which equals the Counter's sum only
     # when every sample adds 1 (http_reqs, iterations).
     if not (np.all(base_values == 1) and np.all(cand_values == 1)):

@@ -12,9 +12,13 @@ import logging
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    from typer._click.core import Context
 
 from perfreport.errors import PerfreportError
 
@@ -26,7 +30,7 @@ class _Group(TyperGroup):
     the same exit codes and messages a user sees.
     """
 
-    def invoke(self, ctx: typer.Context) -> object:
+    def invoke(self, ctx: "Context") -> object:
         try:
             return super().invoke(ctx)
         except PerfreportError as error:

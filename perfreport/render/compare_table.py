@@ -46,7 +46,7 @@ def _verdict(row: Any) -> str:
 
 def table_rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
     """Return the cells of the comparison table, one tuple per compared statistic."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for row in frame.itertuples(index=False):
         divisor, unit = scale_for(row.unit, row.statistic, row.baseline, row.candidate)
         rows.append(

@@ -33,7 +33,7 @@ def _path_id(path: str) -> str:
 def export_metrics(run: Run, stats: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Return the ``metrics`` map of a ``--summary-export`` file for ``run``."""
     summary = summarize(run, stats=stats, by="none", submetrics=True)
-    verdicts = {}
+    verdicts: dict[str, dict[str, bool]] = {}
     for result in evaluate_thresholds(run, summary if run.points is None else None):
         verdicts.setdefault(result.metric, {})[result.expression] = result.ok is not True
     metrics: dict[str, dict[str, Any]] = {}

@@ -19,7 +19,7 @@ def is_missing(value: float | None) -> bool:
 
 def time_scale(*values_ms: float | None) -> tuple[float, str]:
     """Choose one (divisor, unit) for durations in milliseconds: µs, ms or s."""
-    finite = [abs(v) for v in values_ms if not is_missing(v)]
+    finite = [abs(v) for v in values_ms if v is not None and not is_missing(v)]
     largest = max(finite, default=0.0)
     if largest >= 10_000:
         return 1000.0, "s"
@@ -30,7 +30,7 @@ def time_scale(*values_ms: float | None) -> tuple[float, str]:
 
 def byte_scale(*values: float | None) -> tuple[float, str]:
     """Choose one (divisor, unit) for byte counts."""
-    largest = max((abs(v) for v in values if not is_missing(v)), default=0.0)
+    largest = max((abs(v) for v in values if v is not None and not is_missing(v)), default=0.0)
     for divisor, unit in _BYTE_SCALES:
         if largest >= divisor:
             return float(divisor), unit
