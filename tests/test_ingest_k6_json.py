@@ -233,6 +233,35 @@ def test_fast_and_exact_paths_agree(
     assert fast.stats == exact.stats
 
 
+def test_many_metadata_objects_agree(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "iterations.json"
+    lines = [metric_line("m")]
+    for i in range(3000):
+        meta = None if i % 97 == 0 else {"vu": str(i % 7), "iter": str(i)}
+        if i % 101 == 0:
+            meta = {"vu": "1", "iter": str(i), "trace_id": f"t{i}"}
+        tags = {"name": f"n{i % 300}"} if i % 89 else None
+        lines.append(point_line("m", "2024-06-01T10:00:00.25+01:00", i, tags, meta))
+    path.write_text("".join(lines))
+    fast = load(path, cache=False)
+    monkeypatch.setattr(k6_json_duckdb, "parse_points", reject_fast_path)
+
+    exact = load(path, cache=False)
+
+    assert list(fast.points.columns) == list(exact.points.columns)
+    for column in fast.points.columns:
+        got = (
+            fast.points[column].astype(object).where(fast.points[column].notna(), None)
+        )
+        expected = (
+            exact.points[column]
+            .astype(object)
+            .where(exact.points[column].notna(), None)
+        )
+        assert got.tolist() == expected.tolist(), column
+    assert fast.points["meta.trace_id"].notna().sum() == 30
+
+
 @pytest.mark.parametrize(
     "line",
     [
@@ -585,3 +614,41 @@ def test_gzip_of_nothing_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="file is empty"):
         load(path, cache=False)
+
+
+# ---------------------------------------------------------------------------
+# Progress
+
+
+def test_progress_bar_on_stderr(
+    capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.delenv("PERFREPORT_QUIET", raising=False)
+
+    load(DATA / "twenty-durations-unsorted.ndjson", cache=False, progress=True)
+
+    captured = capsys.readouterr()
+    assert "twenty-durations-unsorted.ndjson [" in captured.err
+    assert "100%" in captured.err
+    assert captured.out == ""
+
+
+def test_progress_bar_hidden_when_quiet(
+    capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.setenv("PERFREPORT_QUIET", "1")
+
+    load(DATA / "twenty-durations-unsorted.ndjson", cache=False, progress=True)
+
+    assert capsys.readouterr().err == ""
+
+
+def test_fast_path_rejects_many_objects_with_number() -> None:
+    lines = [
+        point_line("m", "2024-06-01T10:00:00Z", 1, {"a": "b"}, {"iter": str(i)})
+        for i in range(400)
+    ]
+    lines.append(point_line("m", "2024-06-01T10:00:00Z", 1, {"a": "b"}, {"iter": 5}))
+
+    with pytest.raises(k6_json_duckdb.FastPathRejected):
+        k6_json_duckdb.parse_points("".join(lines).encode(), len(lines))

@@ -61,9 +61,12 @@ from perfreport.model import (
     Submetric,
 )
 
-BLOCK_BYTES = 16 * 1024 * 1024
+BLOCK_BYTES = 8 * 1024 * 1024
 """Bytes of content handed to the JSON parser at a time."""
 PARSE_THREADS = 2
+# Blocks read ahead, so that a thread has its next block while the reading
+# thread writes the previous one's points.
+MAX_BLOCKS_IN_FLIGHT = 2 * PARSE_THREADS
 # A rejected block is halved until a piece has at most this many lines, which are
 # then checked one by one with the json module.
 LINE_CHECK_LINES = 64
@@ -461,7 +464,7 @@ def read_k6_json_points(
                 break
             tags, meta = list(state.tag_keys), list(state.meta_keys)
             pending.append(pool.submit(parse_block, block, tags, meta))
-            _drain(pending, state, PARSE_THREADS)
+            _drain(pending, state, MAX_BLOCKS_IN_FLIGHT)
             if progress is not None:
                 progress.update(source.raw_position_bytes)
         _drain(pending, state, 0)

@@ -23,8 +23,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
-from perfreport.ingest.points import TAG_TYPE, TIME_TYPE
+from perfreport.ingest.points import TIME_TYPE
 from perfreport.model import META_PREFIX, METRIC, TAG_PREFIX, TIME, VALUE
 
 # Fields kept as JSON text are checked here (a quoted value is not a number),
@@ -40,6 +41,9 @@ _QUERY = (
 )
 _POINT = '"Point"'
 _LARGE_STRING_BYTES = 2**31 - 1
+# Up to this many distinct tag or metadata objects in a block are decoded with the
+# json module; more (metadata changes with every iteration) go to pyarrow at once.
+_PYTHON_DECODE_LIMIT = 256
 
 _database: duckdb.DuckDBPyConnection | None = None
 _database_lock = threading.Lock()
@@ -91,11 +95,12 @@ def _decode_texts(texts: pa.Array) -> tuple[pa.Array, list[Any]]:
     return encoded.indices, decoded
 
 
-def _object_columns(
-    texts: pa.Array, prefix: str, categorical: bool
-) -> dict[str, pa.Array]:
-    """Pivot a column of JSON objects of strings (or nulls) to one column per key."""
-    indices, objects = _decode_texts(texts)
+def _decode_objects_in_python(texts: pa.Array) -> dict[str, pa.Array]:
+    """Decode a few JSON objects of strings; return one array per key, row by row."""
+    try:
+        objects = [json.loads(text) for text in texts.to_pylist()]
+    except ValueError:
+        raise FastPathRejected("invalid JSON text") from None
     keys: dict[str, None] = {}
     for item in objects:
         if item is None:
@@ -103,34 +108,65 @@ def _object_columns(
         if not isinstance(item, dict) or not all(
             isinstance(v, str) for v in item.values()
         ):
-            raise FastPathRejected(f"{prefix} object of non-strings")
+            raise FastPathRejected("object of non-strings")
         keys.update(dict.fromkeys(item))
+    return {
+        key: pa.array(
+            [item.get(key) if item else None for item in objects], pa.string()
+        )
+        for key in keys
+    }
 
-    codes = indices.fill_null(0).to_numpy()
-    row_valid = indices.is_valid().to_numpy(zero_copy_only=False)
+
+def _decode_objects_with_arrow(texts: pa.Array) -> dict[str, pa.Array]:
+    """Decode many JSON objects of strings at once with pyarrow (without the GIL)."""
+    objects = pc.if_else(pc.equal(texts, "null"), "{}", texts)
+    as_list = pa.ListArray.from_arrays(pa.array([0, len(objects)], pa.int32()), objects)
+    joined = pc.binary_join(as_list, "\n")[0].as_buffer()
+    options = pa_json.ParseOptions(newlines_in_values=False)
+    read_options = pa_json.ReadOptions(use_threads=False, block_size=joined.size + 1)
+    try:
+        table = pa_json.read_json(pa.BufferReader(joined), read_options, options)
+    except pa.ArrowInvalid:
+        raise FastPathRejected("invalid JSON text") from None
+    if table.num_rows != len(texts):
+        raise FastPathRejected("object count differs")
     columns = {}
-    for key in keys:
-        per_object = [item.get(key) if item else None for item in objects]
-        if categorical:
-            columns[prefix + key] = _categorical(per_object, codes, row_valid)
-        else:
-            small = pa.array(per_object, pa.string())
-            columns[prefix + key] = small.take(indices)
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_null(column.type):
+            column = column.cast(pa.string())
+        if not pa.types.is_string(column.type):
+            raise FastPathRejected(f"{name} is not a string")
+        columns[name] = column.combine_chunks()
     return columns
 
 
-def _categorical(
-    per_object: list[str | None], codes: np.ndarray, row_valid: np.ndarray
-) -> pa.Array:
-    """Build a dictionary array from each distinct object's value and the row codes."""
-    values = sorted({v for v in per_object if v is not None})
-    position = {value: i for i, value in enumerate(values)}
-    mapping = np.array(
-        [position[v] if v is not None else -1 for v in per_object], dtype=np.int64
-    )
-    row_codes = np.where(row_valid, mapping[codes], -1)
-    indices = pa.array(row_codes.astype(np.int32), mask=row_codes < 0)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))
+def _object_columns(
+    texts: pa.Array, prefix: str, categorical: bool
+) -> dict[str, pa.Array]:
+    """Pivot a column of JSON objects of strings (or nulls) to one column per key.
+
+    Each distinct text is decoded once: a k6 run repeats a few tag sets, and
+    metadata repeats for every sample of an iteration.
+    """
+    encoded = pc.dictionary_encode(texts)
+    distinct = encoded.dictionary
+    if len(distinct) <= _PYTHON_DECODE_LIMIT:
+        per_key = _decode_objects_in_python(distinct)
+    else:
+        per_key = _decode_objects_with_arrow(distinct)
+
+    columns = {}
+    for key, values in per_key.items():
+        if categorical:
+            small = pc.dictionary_encode(values)
+            codes = small.indices.take(encoded.indices)
+            columns[prefix + key] = pa.DictionaryArray.from_arrays(
+                codes, small.dictionary
+            )
+        else:
+            columns[prefix + key] = values.take(encoded.indices)
+    return columns
 
 
 def _metric_column(texts: pa.Array) -> pa.Array:
@@ -177,4 +213,4 @@ def parse_points(data: bytes | bytearray, lines: int) -> pa.Table:
     return pa.table(columns)
 
 
-__all__ = ["FastPathRejected", "parse_points", "TAG_TYPE"]
+__all__ = ["FastPathRejected", "parse_points"]
