@@ -99,3 +99,21 @@ def test_window_seconds_rounds():
     assert charts.window_seconds(35.0) == 1.0
     assert charts.window_seconds(600.0) == 20.0
     assert charts.window_seconds(3600.0) == 100.0
+
+
+def test_import_keeps_matplotlib_backend():
+    import subprocess
+    import sys
+
+    probe = (
+        "import matplotlib; matplotlib.use('svg'); "
+        "import perfreport.render.charts; print(matplotlib.get_backend())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "svg"

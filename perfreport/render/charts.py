@@ -1,8 +1,9 @@
 """Report charts as matplotlib Figures.
 
-Every function builds a :class:`matplotlib.figure.Figure` directly, never through
-pyplot, so no global figure state leaks between calls or into a notebook. Sizes
-fit an A4 page's text width (6.7 inches). A function returns None when its runs
+Every function builds a :class:`matplotlib.figure.Figure` directly on its own
+Agg canvas, never through pyplot or ``matplotlib.use``, so no global figure state
+or backend change leaks between calls or into a notebook. Sizes fit an A4 page's
+text width (6.7 inches). A function returns None when its runs
 lack the data the chart needs, and the report then states that in one line.
 
 Percentiles over time use k6's rule in each window: sort the samples, take
@@ -17,12 +18,9 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from perfreport.model import Run
@@ -39,7 +37,10 @@ CDF_MAX_POINTS = 2000
 
 
 def _new_figure(height_in: float = CHART_HEIGHT_IN) -> Figure:
+    # Each figure gets its own Agg canvas, so the process-wide backend (a
+    # notebook's, for instance) is never switched.
     figure = Figure(figsize=(A4_WIDTH_IN, height_in), layout="constrained")
+    FigureCanvasAgg(figure)
     return figure
 
 
