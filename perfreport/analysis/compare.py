@@ -216,12 +216,15 @@ def _align_endpoints(base: pd.DataFrame, candidate: pd.DataFrame) -> pd.DataFram
 
     A baseline file records endpoints as the paths it requested (``/api/stats``),
     while k6 runs name them (``GET /api/stats``). A path matches the one candidate
-    endpoint that is the path itself or ends with " " + path.
+    endpoint that ends with " " + path, or the GET one among several.
     """
     candidate_endpoints = set(candidate[ENDPOINT].unique()) - {""}
     renames = {}
     for endpoint in set(base[ENDPOINT].unique()) - {""} - candidate_endpoints:
         matches = [c for c in candidate_endpoints if c.endswith(" " + endpoint)]
+        # A baseline file's timings come from plain GET requests (curl).
+        if len(matches) > 1:
+            matches = [c for c in matches if c.startswith("GET ")]
         if len(matches) == 1:
             renames[endpoint] = matches[0]
     if not renames:

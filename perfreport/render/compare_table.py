@@ -107,10 +107,14 @@ def _footer_text(comparison: Any) -> str:
         f"'~' means no significant change at {options.get('confidence', 0.95) * 100:g}% confidence "
         f"or a change under the minimum effect of {options.get('min_effect', 0.05) * 100:g}%."
     )
-    if not comparison.not_compared.empty:
-        counts = comparison.not_compared.groupby("reason").size()
-        for reason, count in counts.items():
-            lines.append(f"Not compared: {count} statistics {reason}.")
+    for reason, rows in comparison.not_compared.groupby("reason", sort=True):
+        names = [
+            " ".join(part for part in (row.metric, row.endpoint, row.statistic) if part)
+            for row in rows.itertuples(index=False)
+        ]
+        shown = ", ".join(names[:6])
+        more = f" and {len(names) - 6} more" if len(names) > 6 else ""
+        lines.append(_text_cell(f"Not compared, {reason}: {shown}{more}."))
     for number, (message, labels) in enumerate(grouped_warnings(comparison.warnings), start=1):
         where = ""
         if labels:

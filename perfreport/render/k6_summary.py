@@ -127,6 +127,10 @@ def summary_text(run: Run, summary: pd.DataFrame) -> str:
         label = f"{metric} {endpoint}".rstrip().replace("\n", "\\n")
         lines.append(f"  {label}: " + "  ".join(cells))
         del unit
+    for result in evaluate_thresholds(run, summary if run.points is None else None):
+        verdict = {True: "passed", False: "FAILED", None: "no data"}[result.ok]
+        observed = "no samples" if result.observed is None else f"{result.observed:.6g}"
+        lines.append(f"  threshold {result.metric}: {result.expression} {verdict} (observed {observed})")
     for warning in run.warnings:
         lines.append(f"  note: {warning.message}")
     return "\n".join(lines) + "\n"
