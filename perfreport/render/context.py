@@ -40,6 +40,8 @@ CHART_SECTIONS = {
     "error-rate": "reliability",
 }
 
+NOT_WRITTEN = "charts are written only when the report goes to a file (--output)"
+
 METHODS_NOTE = (
     "Percentiles follow k6's rule: sort the samples, take index i = p·(n−1) and "
     "interpolate linearly between the two neighbouring samples. Each change against "
@@ -283,17 +285,13 @@ def _charts_by_section(
         if src:
             entries.append({"title": chart.title, "src": src, "missing": ""})
             continue
+        reason = chart.missing if chart.figure is None else NOT_WRITTEN
         same = next(
-            (e for e in entries if not e["src"] and e["reason"] == chart.missing), None
+            (e for e in entries if not e["src"] and e["reason"] == reason), None
         )
         if same is None:
             entries.append(
-                {
-                    "title": chart.title,
-                    "src": "",
-                    "missing": chart.missing,
-                    "reason": chart.missing,
-                }
+                {"title": chart.title, "src": "", "missing": reason, "reason": reason}
             )
         else:
             count = int(same.get("count", "1")) + 1
