@@ -36,6 +36,7 @@ CHART_SECTIONS = {
     "endpoint-latency": "response",
     "cache-hit-rate": "cache",
     "db-connections": "database",
+    "memory": "system",
     "throughput": "reliability",
     "error-rate": "reliability",
 }

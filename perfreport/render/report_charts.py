@@ -92,6 +92,19 @@ def report_charts(
             "no database connection series (pass --prometheus)",
         )
     )
+    memory = report.server.series.get("memory", {})
+    items.append(
+        ReportChart(
+            "memory",
+            "Memory over time",
+            charts.gauge_over_time(
+                {name: series / 2**20 for name, series in memory.items()},
+                ylabel="memory (MiB)",
+                title="Memory over time",
+            ),
+            "no memory series (pass --prometheus)",
+        )
+    )
     return items
 
 
