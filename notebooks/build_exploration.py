@@ -38,15 +38,20 @@ from IPython.display import Markdown, display
 import perfreport as pr
 
 
-def find_repo_root(start: Path) -> Path:
-    \"\"\"Return the first folder at or above ``start`` that has sample_data/.\"\"\"
-    for folder in (start, *start.parents):
-        if (folder / "sample_data" / "baseline.json.gz").is_file():
-            return folder
-    raise FileNotFoundError(f"no sample_data/ folder at or above {start}")
+def find_repo_root(*starts: Path) -> Path:
+    \"\"\"Return the first folder at or above one of ``starts`` that has sample_data/.\"\"\"
+    for start in starts:
+        for folder in (start, *start.parents):
+            if (folder / "sample_data" / "baseline.json.gz").is_file():
+                return folder
+    raise FileNotFoundError(
+        f"no sample_data/ folder above {', '.join(map(str, starts))}; "
+        "start Jupyter inside the perfreport repository"
+    )
 
 
-ROOT = find_repo_root(Path.cwd().resolve())
+# The working directory first, then the checkout of an editable install.
+ROOT = find_repo_root(Path.cwd().resolve(), Path(pr.__file__).resolve().parent)
 DATA = ROOT / "sample_data"
 print(f"perfreport {pr.__version__}, sample data in {DATA}")""",
     ),
