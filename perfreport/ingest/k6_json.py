@@ -1,11 +1,15 @@
 """k6's NDJSON output (``k6 run --out json=FILE``, plain or gzip) into a points frame.
 
-The file is read in blocks of about :data:`BLOCK_BYTES`, cut at newlines. Each
-block goes whole to pyarrow's JSON reader, which is fast but all-or-nothing. When
-it rejects a block (a line that is not JSON, a record that is not a k6 Point), the
-block is split in halves until the bad lines are found. Only they are skipped,
-and each is counted with its line number. Two blocks are parsed at a time in threads
-(pyarrow releases the GIL); results are consumed in file order.
+The file is read in blocks of about :data:`BLOCK_BYTES`, cut at newlines, and
+:data:`PARSE_THREADS` threads parse blocks while the reading thread consumes the
+results in file order. A block is parsed in up to three ways, each slower and
+more forgiving than the one before:
+
+1. :mod:`perfreport.ingest.k6_json_duckdb`, for blocks of well-formed Points.
+2. pyarrow's JSON reader on the whole block, which is all-or-nothing.
+3. When pyarrow rejects the block (a line that is not JSON, a record that is not
+   a k6 Point), it is split in halves until the bad lines are found. Only they
+   are skipped, and each is counted with its line number.
 
 Facts about k6 v1.1.0's output this reader relies on:
 
