@@ -1,5 +1,6 @@
 """Every ``perfreport ...`` example in the README runs and succeeds."""
 
+import json
 import os
 import re
 import shlex
@@ -46,3 +47,8 @@ def test_readme_example_runs(command, tmp_path, monkeypatch):
     allowed = (0, 1) if args[0] == "check" else (0,)
     assert result.exit_code in allowed, result.output
     assert "Traceback" not in result.output
+    # Each file an example writes is of the kind its suffix names.
+    for written in out.glob("*.pdf"):
+        assert written.read_bytes().startswith(b"%PDF-"), written
+    for written in out.glob("*.json"):
+        json.loads(written.read_text(encoding="utf-8"))

@@ -215,8 +215,8 @@ def report_command(
     inputs = _merge(
         settings, baseline, run, criteria, prometheus, redis_before, redis_after
     )
-    output = output or (settings.output if settings else None)
     chosen = _choose_format(output_format, settings, output)
+    output = output or (settings.output if settings else None)
     if chosen in (ReportFormat.pdf,) and output is None:
         raise UsageError("--format pdf needs --output FILE")
     if date is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
@@ -231,24 +231,34 @@ def report_command(
     _write_report(report, chosen, output)
 
 
+_FORMAT_BY_SUFFIX = {
+    ".md": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".json": "json",
+}
+
+
 def _choose_format(
     option: ReportFormat | None,
     settings: ReportConfig | None,
     output: Path | None,
 ) -> ReportFormat:
+    """Pick the format: --format, then the suffix of -o, then the config file.
+
+    An -o given on the command line outranks the config's format, so that
+    ``--config report.toml -o report.pdf`` writes a PDF.
+    """
     if option is not None:
         return option
+    if output is not None and output.suffix.lower() in _FORMAT_BY_SUFFIX:
+        return ReportFormat(_FORMAT_BY_SUFFIX[output.suffix.lower()])
     if settings is not None and settings.format:
         return ReportFormat(settings.format)
-    suffixes = {
-        ".md": "markdown",
-        ".html": "html",
-        ".htm": "html",
-        ".pdf": "pdf",
-        ".json": "json",
-    }
-    if output is not None and output.suffix.lower() in suffixes:
-        return ReportFormat(suffixes[output.suffix.lower()])
+    configured = settings.output if settings is not None else None
+    if configured is not None and configured.suffix.lower() in _FORMAT_BY_SUFFIX:
+        return ReportFormat(_FORMAT_BY_SUFFIX[configured.suffix.lower()])
     return ReportFormat.markdown
 
 
