@@ -51,8 +51,8 @@ class NotebookFigure(Figure):
 
 
 def _new_figure(height_in: float = FIGURE_SIZE_IN[1]) -> Figure:
-    # NOTE: perfreport.render.charts is not imported here because it calls
-    # matplotlib.use("Agg") on import, which would switch a notebook's backend.
+    # TODO: share the drawing with perfreport.render.charts, which now draws on
+    # its own Agg canvas too; today the report's charts and these are separate.
     return NotebookFigure(figsize=(FIGURE_SIZE_IN[0], height_in), layout="constrained")
 
 
