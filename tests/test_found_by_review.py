@@ -5,6 +5,7 @@ with no traceback, and good data beside bad data must not vanish silently.
 """
 
 import json
+import os
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -162,3 +163,42 @@ def test_markdown_strips_ansi_escape(tmp_path):
     result = invoke("compare", path, path, "--format", "markdown")
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.stdout
+
+
+# A k6 CSV re-saved with a UTF-8 byte order mark, which the JSON reader accepts.
+def test_k6_csv_with_bom(tmp_path):
+    header = "metric_name,timestamp,metric_value,check,error,error_code,group,method,name"
+    rows = [f"http_req_duration,1796402060,{value}.5,,,,,GET,GET /x" for value in range(1, 6)]
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + ("\n".join([header] + rows) + "\n").encode())
+    result = invoke("summary", path, "--format", "json")
+    assert result.exit_code == 0, result.output
+
+
+# A saved Prometheus response with a UTF-8 byte order mark (as PowerShell writes it).
+def test_prometheus_response_with_bom(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + PROMETHEUS_RESPONSE.read_bytes())
+    result = invoke("prometheus", "--response", path, "-o", tmp_path / "p.parquet")
+    assert result.exit_code == 0, result.output
+
+
+# A raw run rewritten in place with the same size and modification time. When found,
+# compare returned the cached statistics of the old content.
+def test_cache_detects_changed_content(tmp_path):
+    cache_dir = tmp_path / "cache"
+    path = write_run(tmp_path / "run.json", [1.0, 2.0, 3.0])
+    stat = path.stat()
+    args = ["compare", str(path), str(path), "--format", "json"]
+    env = {"PERFREPORT_CACHE_DIR": str(cache_dir)}
+    first = CliRunner().invoke(app, args, env=env)
+    assert first.exit_code == 0, first.output
+
+    write_run(path, [7.0, 8.0, 9.0])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    second = CliRunner().invoke(app, args, env=env)
+    assert second.exit_code == 0, second.output
+    rows = json.loads(second.stdout)["rows"]
+    averages = [r["baseline"] for r in rows if r["statistic"] == "avg" and r["endpoint"] == ""]
+    assert averages == [8.0]
