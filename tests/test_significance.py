@@ -41,7 +41,7 @@ def ar1_latencies(rng: np.random.Generator, n: int, phi: float = 0.85) -> np.nda
 @pytest.mark.parametrize(
     "options",
     [
-        {"confidence": 0.5},
+        {"confidence": 0.49},
         {"confidence": 0.9999},
         {"confidence": math.nan},
         {"alpha": 0.0},

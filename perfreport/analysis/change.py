@@ -92,14 +92,14 @@ def validate_options(
 ) -> None:
     """Check option values before any work; None means "not given".
 
-    Ranges: ``confidence`` in (0.5, 0.999], ``alpha`` in (0, 0.5], ``min_effect``
+    Ranges: ``confidence`` in [0.5, 0.999], ``alpha`` in (0, 0.5], ``min_effect``
     in [0, 1), ``n_resamples`` an integer >= 100, ``correction`` ``"bh"`` or
     ``"holm"``, ``block_length`` an integer >= 1.
 
     Raises:
         UsageError: naming the option, the value and the allowed range.
     """
-    _check_range("confidence", confidence, 0.5, 0.999, low_open=True)
+    _check_range("confidence", confidence, 0.5, 0.999)
     _check_range("alpha", alpha, 0.0, 0.5, low_open=True)
     _check_range("min_effect", min_effect, 0.0, 1.0, high_open=True)
     _check_integer("n_resamples", n_resamples, 100)

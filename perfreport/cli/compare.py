@@ -13,7 +13,7 @@ from perfreport.analysis.compare import compare as compare_runs
 from perfreport.analysis.percentiles import DEFAULT_TREND_STATS
 from perfreport.analysis.summary import summarize
 from perfreport.cli.app import app
-from perfreport.cli.options import check_input, parse_fraction, parse_stats
+from perfreport.cli.options import check_input, check_output, parse_fraction, parse_stats
 from perfreport.errors import InputError, UsageError
 from perfreport.ingest import load
 from perfreport.model import Run
@@ -61,6 +61,23 @@ def _run_names(runs: list[Run]) -> None:
             run.name = f"{run.name}#{count + 1}"
 
 
+def _check_metrics(requested: Optional[list[str]], runs: list[Run]) -> None:
+    """Reject --metric names that no run has, listing the ones it could be."""
+    if not requested:
+        return
+    known: set[str] = set()
+    for run in runs:
+        known |= set(run.metrics)
+        if run.statistics is not None:
+            known |= set(run.statistics["metric"].astype(str))
+    unknown = [name for name in requested if name != "all" and name not in known]
+    if unknown:
+        raise UsageError(
+            f"--metric {', '.join(unknown)}: not in any of the runs; "
+            f"use one of {', '.join(sorted(known))} or 'all'"
+        )
+
+
 SKIP_HELP = "Skip lines that are not valid JSON and count them, instead of stopping at the first."
 
 
@@ -80,13 +97,15 @@ def compare(
     fail_on_worse: bool = typer.Option(False, "--fail-on-worse", help="Exit with status 1 when any statistic is significantly worse."),
 ) -> None:
     """Compare candidate runs with a baseline, statistic by statistic and per endpoint."""
-    confidence_level = parse_fraction(confidence, "--confidence", low=0.5, high=0.999)
+    confidence_level = parse_fraction(confidence, "--confidence", low=0.5, high=0.999, example="95%")
+    check_output(output)
     effect = parse_fraction(min_effect, "--min-effect", low=0.0, high=0.99)
     if correction not in ("holm", "bh"):
         raise UsageError(f"invalid --correction {correction!r}; use holm or bh")
     stats = tuple(dict.fromkeys(DEFAULT_TREND_STATS + parse_stats(stat)))
     runs = [_load(path, skip_bad_lines=skip_bad_lines) for path in (baseline, *candidates)]
     _run_names(runs)
+    _check_metrics(metric, runs)
     comparison = compare_runs(
         runs[0], *runs[1:], stats=stats, metrics=metric, confidence=confidence_level,
         min_effect=effect, correction=correction, seed=seed,
@@ -115,6 +134,7 @@ def summary(
 ) -> None:
     """Summarize one run, per metric and endpoint, or as k6's own summary export."""
     stats = parse_stats(stat)
+    check_output(output)
     run = _load(run_path, skip_bad_lines=skip_bad_lines)
     if k6_summary is not None:
         reference = _load(k6_summary, skip_bad_lines=False)
@@ -168,6 +188,7 @@ def ingest(
     """Read a k6 run into a Parquet file that every perfreport command accepts."""
     from perfreport.ingest.parquet import write_parquet
 
+    check_output(output)
     run = load(check_input(run_path), skip_bad_lines=skip_bad_lines, progress=True)
     if run.points is None:
         raise UsageError(f"{run_path}: is a {run.kind} file without raw samples; ingest takes k6 JSON or CSV output")

@@ -11,15 +11,19 @@ from perfreport.errors import UsageError
 _PERCENT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*%?\s*$")
 
 
-def parse_fraction(text: str, option: str, *, low: float, high: float, inclusive_low: bool = True) -> float:
+def parse_fraction(
+    text: str, option: str, *, low: float, high: float, example: str = "5%"
+) -> float:
     """Parse ``5%``, ``5`` (percent) or ``0.05`` into a fraction within [low, high]."""
     match = _PERCENT.match(text)
     if match is None:
-        raise UsageError(f"invalid value {text!r} for {option}; give a percentage such as '5%' or a fraction such as 0.05")
+        raise UsageError(
+            f"invalid value {text!r} for {option}; give a percentage such as "
+            f"'{example}' or the same as a fraction"
+        )
     number = float(match.group(1))
     fraction = number / 100.0 if ("%" in text or number > 1) else number
-    below = fraction < low if inclusive_low else fraction <= low
-    if below or fraction > high:
+    if fraction < low or fraction > high:
         raise UsageError(
             f"{option} {text!r} is out of range; use a value from {low * 100:g}% to {high * 100:g}%"
         )
@@ -39,6 +43,17 @@ def parse_stats(values: list[str] | None) -> tuple[str, ...]:
 def _split_stats(value: str) -> list[str]:
     # Commas separate statistics, except inside "p(99,9)" which k6 does not accept anyway.
     return [part.strip() for part in value.split(",")]
+
+
+def check_output(path: Path | None) -> Path | None:
+    """Fail early, with the fix, when ``-o`` cannot name a file to write."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; give a file name for -o, e.g. {path / 'out.txt'}")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent}: folder not found; create it or choose another -o path")
+    return path
 
 
 def check_input(path: Path) -> Path:

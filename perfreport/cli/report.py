@@ -12,7 +12,7 @@ import typer
 
 from perfreport.analysis.criteria import CriteriaSet, check_metric_names, load_criteria
 from perfreport.cli.app import app
-from perfreport.cli.options import check_input
+from perfreport.cli.options import check_input, check_output
 from perfreport.config import ReportConfig, RunInput, load_config
 from perfreport.errors import UsageError
 from perfreport.ingest import load
@@ -215,6 +215,7 @@ def report_command(
     inputs = _merge(
         settings, baseline, run, criteria, prometheus, redis_before, redis_after
     )
+    check_output(output)
     chosen = _choose_format(output_format, settings, output)
     output = output or (settings.output if settings else None)
     if chosen in (ReportFormat.pdf,) and output is None:

@@ -13,6 +13,7 @@ import typer
 from perfreport.analysis.memory import LeakThresholds, memory_trends
 from perfreport.analysis.server import CacheHitRatio, cache_hit_ratio_from_redis
 from perfreport.cli.app import app
+from perfreport.cli.options import check_output
 from perfreport.errors import UsageError
 from perfreport.ingest.prometheus import (
     PromFrame,
@@ -73,6 +74,7 @@ def prometheus_command(
     """
     if (url is None) == (not response):
         raise UsageError("give either --url or --response, not both or neither")
+    check_output(output)
     window = _window(start, end, window_from)
     if response:
         result = _read_responses(response, window)

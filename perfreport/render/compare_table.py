@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from perfreport.render.values import escape_markdown, show_control_characters
 from perfreport.render.units import (
     format_percent_change,
     format_ratio,
@@ -72,8 +73,9 @@ def _confidence_header(comparison: Any) -> tuple[str, ...]:
 
 
 def _text_cell(value: str) -> str:
-    # Tag values come from input files: keep a hostile value on one line.
-    return value.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+    # Tag values come from input files: keep a hostile value on one line and
+    # show its control characters instead of sending them to the terminal.
+    return show_control_characters(value.replace("\t", " ").replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def comparison_text(comparison: Any) -> str:
@@ -147,14 +149,8 @@ def grouped_warnings(warnings: list[Any]) -> list[tuple[str, list[str]]]:
 
 
 def markdown_cell(value: str) -> str:
-    """Escape a value for a Markdown table cell: pipes, backticks, HTML, newlines."""
-    text = html.escape(str(value), quote=False)
-    for character in ("\\", "|", "`", "*", "_", "[", "]"):
-        text = text.replace(character, "\\" + character)
-    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-    if text.startswith("#"):
-        text = "\\" + text
-    return text
+    """Escape a value for a Markdown table cell (see :func:`escape_markdown`)."""
+    return escape_markdown(value)
 
 
 def comparison_markdown(comparison: Any) -> str:

@@ -51,6 +51,18 @@ def format_change(
     return f"{change_pct:+.1f} %"
 
 
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def show_control_characters(text: str) -> str:
+    """Write control characters (ANSI escapes among them) as visible ``\\xNN`` text.
+
+    A tag value could otherwise recolour or rewrite a terminal, or hide text in a
+    Markdown file.
+    """
+    return _CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def escape_markdown(text: object) -> str:
     """Escape ``text`` for a Markdown table cell or paragraph.
 
@@ -64,6 +76,7 @@ def escape_markdown(text: object) -> str:
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = _MD_SPECIAL.sub(r"\\\1", value)
     value = re.sub(r"[\r\n\t\v\f]+", " ", value)
+    value = show_control_characters(value)
     value = _URL_SCHEME.sub(r"\1&#58;", value)
     value = re.sub(r"(?i)\bwww\.", "www&#46;", value)
     stripped = value.lstrip()
