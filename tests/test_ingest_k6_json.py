@@ -652,3 +652,15 @@ def test_fast_path_rejects_many_objects_with_number() -> None:
 
     with pytest.raises(k6_json_duckdb.FastPathRejected):
         k6_json_duckdb.parse_points("".join(lines).encode(), len(lines))
+
+
+def test_concatenated_gzip_members(tmp_path: Path) -> None:
+    first = metric_line("m") + point_line("m", "2024-06-01T10:00:00Z", 1, None)
+    second = point_line("m", "2024-06-01T10:00:01Z", 2, None)
+    path = tmp_path / "joined.json.gz"
+    path.write_bytes(gzip.compress(first.encode()) + gzip.compress(second.encode()))
+
+    run = load(path, cache=False)
+
+    assert run.points["value"].tolist() == [1.0, 2.0]
+    assert run.stats.gzip_incomplete is False

@@ -75,6 +75,7 @@ class ByteSource:
         self._file.seek(0)
         self._inflater = zlib.decompressobj(wbits=31) if self.compressed else None
         self._member_has_data = False
+        self._pending_raw = b""
         self.raw_position_bytes = 0
         self.gzip_incomplete = False
         self.gzip_error: str | None = None
@@ -104,37 +105,41 @@ class ByteSource:
         pieces: list[bytes] = []
         produced = 0
         while produced < size and not self._finished:
-            raw = self._file.read(min(size, _RAW_CHUNK_BYTES))
-            self.raw_position_bytes += len(raw)
-            if not raw:
-                pieces.append(self._finish_gzip())
-                break
-            piece = self._inflate(raw)
+            if not self._pending_raw:
+                self._pending_raw = self._file.read(_RAW_CHUNK_BYTES)
+                self.raw_position_bytes += len(self._pending_raw)
+                if not self._pending_raw:
+                    pieces.append(self._finish_gzip())
+                    break
+            piece = self._inflate(size - produced)
             pieces.append(piece)
             produced += len(piece)
         return b"".join(pieces)
 
-    def _inflate(self, raw: bytes) -> bytes:
+    def _inflate(self, max_bytes: int) -> bytes:
+        """Decompress pending input into at most ``max_bytes``; keep the rest pending.
+
+        The bound keeps a block near ``size``: k6 output compresses about 27 to 1,
+        so 1 MiB of gzip can hold 27 MiB of lines.
+        """
         assert self._inflater is not None
-        pieces = []
-        while raw:
-            try:
-                pieces.append(self._inflater.decompress(raw))
-            except zlib.error as error:
-                # Keep what was decoded: the lines before the damage are usable.
-                self.gzip_error = (
-                    f"{error} at compressed byte {self.raw_position_bytes}"
-                )
-                self.gzip_incomplete = True
-                self._finished = True
-                break
-            self._member_has_data = True
-            raw = b""
-            if self._inflater.eof:
-                raw = self._inflater.unused_data
-                self._inflater = zlib.decompressobj(wbits=31)
-                self._member_has_data = False
-        return b"".join(pieces)
+        try:
+            piece = self._inflater.decompress(self._pending_raw, max_bytes)
+        except zlib.error as error:
+            # Keep what was decoded: the lines before the damage are usable.
+            self.gzip_error = f"{error} at compressed byte {self.raw_position_bytes}"
+            self.gzip_incomplete = True
+            self._finished = True
+            self._pending_raw = b""
+            return b""
+        self._member_has_data = True
+        self._pending_raw = self._inflater.unconsumed_tail
+        if self._inflater.eof:
+            # A new gzip member may follow (files joined with cat).
+            self._pending_raw = self._inflater.unused_data
+            self._inflater = zlib.decompressobj(wbits=31)
+            self._member_has_data = False
+        return piece
 
     def _finish_gzip(self) -> bytes:
         assert self._inflater is not None
