@@ -25,7 +25,7 @@ Facts about k6 v1.1.0's output this reader relies on:
 
 from __future__ import annotations
 
-import json
+import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +40,12 @@ import pyarrow.json as pa_json
 from perfreport.errors import InputError
 from perfreport.ingest import k6_json_duckdb
 from perfreport.ingest.detect import ByteSource
+from perfreport.ingest.nesting import (
+    MAX_NESTING,
+    NestingTooDeepError,
+    loads,
+    max_nesting_bound,
+)
 from perfreport.ingest.points import (
     TIME_TYPE,
     BlockResult,
@@ -65,7 +71,7 @@ from perfreport.model import (
     Submetric,
 )
 
-BLOCK_BYTES = 8 * 1024 * 1024
+BLOCK_BYTES = 6 * 1024 * 1024
 """Bytes of content handed to the JSON parser at a time."""
 PARSE_THREADS = 2
 # Blocks read ahead, so that a thread has its next block while the reading
@@ -114,6 +120,9 @@ def _read_json(data: bytes | bytearray, options: pa_json.ParseOptions) -> pa.Tab
     # One pyarrow block for the whole piece: the table comes back as one chunk
     # (nothing to concatenate), and no line can straddle two blocks.
     read_options = pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1)
+    if max_nesting_bound(data) > MAX_NESTING:
+        # pyarrow crashes on deep nesting; the json module finds the bad lines.
+        raise _BadChunk("a line may nest too deeply for pyarrow")
     try:
         return pa_json.read_json(pa.BufferReader(data), read_options, options)
     except pa.ArrowInvalid as error:
@@ -167,6 +176,8 @@ def _normalize(raw: pa.Table, expected_rows: int) -> pa.Table:
     value = data.field("value")
     if data.null_count or metric.null_count or time_text.null_count or value.null_count:
         raise _BadChunk("missing metric, time or value")
+    if not pc.all(pc.is_finite(value)).as_py():
+        raise _BadChunk("value is NaN or infinite")
     try:
         time = time_text.cast(TIME_TYPE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -190,6 +201,9 @@ def _check_point(record: Any) -> str | None:
     value = data.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"Point value {value!r} is not a number"
+    if not math.isfinite(value):
+        # The json module accepts NaN and Infinity; k6 never writes them.
+        return f"Point value {value!r} is not a finite number"
     if not isinstance(data.get("time"), str):
         return "Point has no time"
     for key in ("tags", "metadata"):
@@ -234,7 +248,10 @@ def _check_lines(
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = loads(line)
+        except NestingTooDeepError as error:
+            result.bad_lines.append((number, f"line is unusable JSON: its {error.msg}"))
+            continue
         except ValueError as error:
             reason = getattr(error, "msg", str(error))
             result.bad_lines.append((number, f"line is not JSON ({reason})"))
@@ -295,7 +312,7 @@ def _split_metric_lines(
         number = first_line + offset
         if _METRIC_MARKER in line:
             try:
-                record = json.loads(line)
+                record = loads(line)
             except ValueError:
                 record = None
             if isinstance(record, dict) and record.get("type") == "Metric":
@@ -494,7 +511,9 @@ def _read_last_piece(piece: LineBlock, state: ReadState) -> None:
     if not piece.data.strip():
         return
     try:
-        json.loads(piece.data)
+        loads(piece.data)
+    except NestingTooDeepError:
+        pass  # a whole line, reported as bad by parse_block
     except ValueError:
         state.warn_truncated(piece.first_line)
         return
