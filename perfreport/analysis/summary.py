@@ -29,9 +29,11 @@ import pandas as pd
 
 from perfreport.analysis.percentiles import DEFAULT_TREND_STATS, trend_statistics
 from perfreport.ingest.k6_summary import SUMMARY_COLUMNS, endpoint_of, summary_frame
-from perfreport.model import TAG_PREFIX, MetricDef, Run
+from perfreport.model import TAG_PREFIX, AnalysisWarning, MetricDef, Run
 
 ENDPOINT = "endpoint"
+MAX_KEYS = 200
+"""Endpoints (or other ``by`` keys) that get rows of their own, busiest first."""
 
 
 def endpoint_keys(points: pd.DataFrame) -> pd.Series:
@@ -95,6 +97,7 @@ def summarize(
     stats: Sequence[str] | None = None,
     by: str = ENDPOINT,
     submetrics: bool = False,
+    max_keys: int = MAX_KEYS,
 ) -> pd.DataFrame:
     """Compute the statistics of every metric of ``run``, overall and per ``by`` key.
 
@@ -102,8 +105,9 @@ def summarize(
     ``count`` is always added). ``by`` is ``endpoint``, ``group``, ``scenario``,
     a tag key, or ``none``. With ``submetrics``, rows are added for the sub-metrics
     the run's thresholds define, named as k6 names them
-    (``http_req_duration{expected_response:true}``).
-    A run that has only precomputed statistics returns them as they are.
+    (``http_req_duration{expected_response:true}``). Only the ``max_keys`` keys
+    with the most samples get rows; a ``too-many-keys`` warning on the run names
+    the rest. A run that has only precomputed statistics returns them as they are.
     """
     trend_stats = tuple(stats or DEFAULT_TREND_STATS)
     if run.points is None:
@@ -111,53 +115,107 @@ def summarize(
         return frame.rename(columns={ENDPOINT: by}) if by not in (ENDPOINT, "none") else frame.copy()
     duration = run_duration_s(run)
     points = run.points
-    keys = group_keys(points, by)
     key_column = by if by != "none" else ENDPOINT
+    key_codes, key_names = _key_codes(run, by, max_keys)
+    values_all = points["value"].to_numpy(dtype=np.float64)
     rows: list[dict[str, Any]] = []
-    metric_codes = points["metric"]
-    for metric_name, index in metric_codes.groupby(metric_codes, observed=True, sort=False).groups.items():
-        definition = run.metrics.get(str(metric_name)) or MetricDef(str(metric_name), "gauge")
-        subset = points.loc[index]
-        rows.extend(_metric_rows(definition, subset, "", trend_stats, duration, key_column))
-        if keys is not None:
-            subset_keys = keys.loc[index]
-            for key, key_index in subset_keys.groupby(subset_keys, sort=True).groups.items():
-                if key == "":
-                    continue
-                rows.extend(
-                    _metric_rows(definition, points.loc[key_index], str(key), trend_stats, duration, key_column)
-                )
+    metric_codes, metric_names = pd.factorize(points["metric"].astype("object"), sort=False)
+    for code, positions in _groups(metric_codes):
+        metric_name = str(metric_names[code])
+        definition = run.metrics.get(metric_name) or MetricDef(metric_name, "gauge")
+        values = values_all[positions]
+        rows.extend(_metric_rows(definition, values, "", trend_stats, duration, key_column))
+        if key_codes is not None:
+            per_key = sorted(
+                ((str(key_names[key]), inner) for key, inner in _groups(key_codes[positions]) if key >= 0),
+                key=lambda item: item[0],
+            )
+            for key, inner in per_key:
+                if key:
+                    rows.extend(_metric_rows(definition, values[inner], key, trend_stats, duration, key_column))
         if submetrics:
-            for sub in definition.submetrics:
-                mask = np.ones(len(subset), dtype=bool)
-                for tag, wanted in sub.tags.items():
-                    column = TAG_PREFIX + tag
-                    if column not in subset.columns:
-                        mask[:] = False
-                        break
-                    mask &= (subset[column].astype("object") == wanted).to_numpy()
-                sub_def = MetricDef(sub.name, definition.type, definition.contains)
-                rows.extend(_metric_rows(sub_def, subset[mask], "", trend_stats, duration, key_column))
+            rows.extend(_submetric_rows(definition, points, positions, values, trend_stats, duration, key_column))
     # Metrics declared on a Metric line that never got a point.
     seen = {row["metric"] for row in rows}
+    empty = np.empty(0, dtype=np.float64)
     for name, definition in run.metrics.items():
         if name not in seen and "{" not in name:
-            rows.extend(_metric_rows(definition, points.iloc[0:0], "", trend_stats, duration, key_column))
+            rows.extend(_metric_rows(definition, empty, "", trend_stats, duration, key_column))
     frame = pd.DataFrame(rows, columns=[c if c != ENDPOINT else key_column for c in SUMMARY_COLUMNS])
     frame["value"] = frame["value"].astype("float64")
     frame["n"] = frame["n"].astype("float64")
     return frame
 
 
+def _groups(codes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Split positions 0..n-1 by code; each group keeps its positions in file order."""
+    if codes.size == 0:
+        return []
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.diff(sorted_codes)) + 1
+    return [(int(part_codes[0]), part) for part, part_codes in zip(np.split(order, starts), np.split(sorted_codes, starts))]
+
+
+def _key_codes(run: Run, by: str, max_keys: int) -> tuple[np.ndarray | None, pd.Index]:
+    """Return each point's key code (-1 for keys left out) and the key names.
+
+    Only the ``max_keys`` keys with the most points get rows of their own: URLs
+    with ids in them and no ``name`` tag make one endpoint per request, and a
+    table of thousands of endpoints helps nobody. The whole-metric rows still
+    count every point, and a warning on the run says how many keys were left out.
+    """
+    assert run.points is not None
+    keys = group_keys(run.points, by)
+    if keys is None:
+        return None, pd.Index([])
+    codes, names = pd.factorize(keys, sort=False)
+    if len(names) > max_keys:
+        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+        keep = np.zeros(len(names), dtype=bool)
+        keep[np.argsort(-counts, kind="stable")[:max_keys]] = True
+        codes = np.where(keep[codes], codes, -1)
+        message = (
+            f"{run.name}: {len(names):,} distinct {by} values; rows only for the "
+            f"{max_keys} with the most samples (the whole-metric rows count all). "
+            "Give requests a 'name' tag in the k6 script to group URLs that contain ids"
+        )
+        if all(warning.message != message for warning in run.warnings):
+            run.warnings.append(AnalysisWarning("too-many-keys", message, run.source))
+    return codes, names
+
+
+def _submetric_rows(
+    definition: MetricDef,
+    points: pd.DataFrame,
+    positions: np.ndarray,
+    values: np.ndarray,
+    trend_stats: tuple[str, ...],
+    duration: float | None,
+    key_column: str,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for sub in definition.submetrics:
+        mask = np.ones(positions.size, dtype=bool)
+        for tag, wanted in sub.tags.items():
+            column = TAG_PREFIX + tag
+            if column not in points.columns:
+                mask[:] = False
+                break
+            mask &= np.asarray(points[column].to_numpy()[positions] == wanted, dtype=bool)
+        sub_def = MetricDef(sub.name, definition.type, definition.contains)
+        rows.extend(_metric_rows(sub_def, values[mask], "", trend_stats, duration, key_column))
+    return rows
+
+
 def _metric_rows(
     definition: MetricDef,
-    subset: pd.DataFrame,
+    values: np.ndarray,
     key: str,
     trend_stats: tuple[str, ...],
     duration: float | None,
     key_column: str,
 ) -> list[dict[str, Any]]:
-    values = subset["value"].to_numpy(dtype=np.float64)
     n = float(values.size)
     unit = definition.unit
     computed: list[tuple[str, float, str]] = []
