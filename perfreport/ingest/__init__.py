@@ -8,12 +8,12 @@ become a summary frame through :mod:`perfreport.ingest.k6_summary`.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from perfreport.errors import InputError
 from perfreport.ingest.detect import DOCUMENT_KINDS, ByteSource, detect_kind
+from perfreport.ingest.nesting import loads
 from perfreport.model import Run
 
 __all__ = ["default_run_name", "detect_kind", "load"]
@@ -88,9 +88,10 @@ def _load_raw(
 def _load_document(path: Path, kind: str, name: str) -> Run:
     from perfreport.ingest.k6_summary import read_summary_document
 
-    text = b"".join(_read_all(path)).decode("utf-8", errors="replace")
+    # utf-8-sig drops a byte order mark, which the json module rejects.
+    text = b"".join(_read_all(path)).decode("utf-8-sig", errors="replace")
     try:
-        doc = json.loads(text)
+        doc = loads(text)
     except ValueError as error:
         raise InputError(
             path,

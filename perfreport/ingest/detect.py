@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from perfreport.errors import InputError, UnknownFormatError
+from perfreport.ingest.nesting import NestingTooDeepError, loads
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -207,9 +208,9 @@ def _decode_text(path: Path, head: bytes) -> str:
 
 def _is_k6_record_line(line: str) -> bool:
     try:
-        record = json.loads(line)
+        record = loads(line)
     except ValueError:
-        # A truncated or very long line: judge by the prefix k6 writes.
+        # A truncated, very long or deeply nested line: judge by k6's prefix.
         return _K6_LINE_PREFIX.match(line) is not None
     return isinstance(record, dict) and record.get("type") in ("Metric", "Point")
 
@@ -235,9 +236,15 @@ def _load_document(path: Path, head: str) -> Any:
     else:
         with ByteSource(path) as source:
             data = b"".join(iter(lambda: source.read(HEAD_BYTES * 16), b""))
-        content = data.decode("utf-8", errors="replace")
+        content = data.decode("utf-8-sig", errors="replace")
     try:
-        return json.loads(content)
+        return loads(content)
+    except NestingTooDeepError as error:
+        raise UnknownFormatError(
+            path,
+            f"file starts like JSON but its {error.msg}",
+            hint="pass k6's JSON output, a k6 summary file or a perfreport baseline",
+        ) from None
     except json.JSONDecodeError as error:
         raise UnknownFormatError(
             path,

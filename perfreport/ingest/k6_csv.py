@@ -118,7 +118,9 @@ class _SourceFile(io.RawIOBase):
 def read_header(path: Path) -> list[str]:
     """Return the column names on the first line, checking the required ones."""
     head = read_head(path)
-    first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    # utf-8-sig drops the byte order mark that Excel writes when it saves CSV.
+    first_line = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    first_line = first_line.rstrip("\r")
     columns = next(csv.reader([first_line]))
     if tuple(columns[:3]) != REQUIRED_COLUMNS:
         raise InputError(
@@ -194,6 +196,18 @@ def _convert(texts: pa.Array, target: pa.DataType) -> tuple[pa.Array, np.ndarray
     return cleaned.cast(target), bad
 
 
+def _drop_non_finite(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Null the NaN and infinite values; return the column and their rows.
+
+    Arrow's cast reads 'nan' and 'inf' as numbers, but k6 never writes them.
+    """
+    finite = pc.is_finite(values).fill_null(True)
+    if pc.all(finite).as_py():
+        return values, np.array([], dtype=np.int64)
+    rows = np.flatnonzero(~finite.to_numpy(zero_copy_only=False))
+    return pc.if_else(finite, values, pa.scalar(None, pa.float64())), rows
+
+
 class _LineCounter:
     """Maps row indexes to physical line numbers across batches.
 
@@ -244,6 +258,7 @@ def _normalize_batch(
     metric = batch.column(0)
     seconds, bad_time = _convert(batch.column(1), pa.int64())
     value, bad_value = _convert(batch.column(2), pa.float64())
+    value, non_finite = _drop_non_finite(value)
     missing = metric.is_null().to_numpy(zero_copy_only=False)
     blank = missing & batch.column(1).is_null().to_numpy(zero_copy_only=False)
     bad_metric = np.flatnonzero(missing & ~blank)
@@ -252,6 +267,7 @@ def _normalize_batch(
         (bad_metric, "metric_name is empty"),
         (bad_time, "timestamp is not whole Unix seconds"),
         (bad_value, "metric_value is not a number"),
+        (non_finite, "metric_value is not a finite number"),
         (_empty_rows(batch.column(1), blank), "timestamp is empty"),
         (_empty_rows(batch.column(2), blank), "metric_value is empty"),
     ):

@@ -15,7 +15,6 @@ not JSON, a value that is not a number, a tag that is not a string) raises
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
+from perfreport.ingest.nesting import MAX_NESTING, loads, max_nesting_bound
 from perfreport.ingest.points import TIME_TYPE
 from perfreport.model import META_PREFIX, METRIC, TAG_PREFIX, TIME, VALUE
 
@@ -86,7 +86,7 @@ def _decode_texts(texts: pa.Array) -> tuple[pa.Array, list[Any]]:
     """Dictionary-encode JSON texts; return indices and the decoded distinct texts."""
     encoded = pc.dictionary_encode(texts)
     try:
-        decoded = [json.loads(text) for text in encoded.dictionary.to_pylist()]
+        decoded = [loads(text) for text in encoded.dictionary.to_pylist()]
     except ValueError:
         raise FastPathRejected("invalid JSON text") from None
     return encoded.indices, decoded
@@ -95,7 +95,7 @@ def _decode_texts(texts: pa.Array) -> tuple[pa.Array, list[Any]]:
 def _decode_objects_in_python(texts: pa.Array) -> dict[str, pa.Array]:
     """Decode a few JSON objects of strings; return one array per key, row by row."""
     try:
-        objects = [json.loads(text) for text in texts.to_pylist()]
+        objects = [loads(text) for text in texts.to_pylist()]
     except ValueError:
         raise FastPathRejected("invalid JSON text") from None
     keys: dict[str, None] = {}
@@ -120,6 +120,8 @@ def _decode_objects_with_arrow(texts: pa.Array) -> dict[str, pa.Array]:
     objects = pc.if_else(pc.equal(texts, "null"), "{}", texts)
     as_list = pa.ListArray.from_arrays(pa.array([0, len(objects)], pa.int32()), objects)
     joined = pc.binary_join(as_list, "\n")[0].as_buffer()
+    if max_nesting_bound(joined) > MAX_NESTING:
+        raise FastPathRejected("objects may nest too deeply for pyarrow")
     options = pa_json.ParseOptions(newlines_in_values=False)
     read_options = pa_json.ReadOptions(use_threads=False, block_size=joined.size + 1)
     try:
@@ -203,9 +205,13 @@ def _value_column(texts: pa.Array) -> pa.Array:
     if texts.null_count:
         raise FastPathRejected("missing value")
     try:
-        return texts.cast(pa.float64())
+        values = texts.cast(pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise FastPathRejected("value is not a number") from None
+    # k6 never writes NaN or Infinity; the exact path reports such lines as bad.
+    if not pc.all(pc.is_finite(values)).as_py():
+        raise FastPathRejected("value is not finite")
+    return values
 
 
 def parse_points(data: bytes | bytearray, lines: int) -> pa.Table:

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from perfreport.errors import FormatVersionError, InputError
 from perfreport.ingest import points
 from perfreport.ingest.detect import K6_OUTPUT_HINT
+from perfreport.ingest.nesting import loads
 from perfreport.model import (
     META_PREFIX,
     METRIC,
@@ -133,7 +134,7 @@ def read_run_metadata(path: str | Path) -> dict[str, Any]:
             hint="pass k6's JSON output or a file written by `perfreport ingest`",
         )
     try:
-        meta = json.loads(raw)
+        meta = loads(raw)
     except ValueError:
         raise InputError(
             path,

@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from perfreport.errors import FormatVersionError, InputError, UsageError
+from perfreport.ingest.nesting import NestingTooDeepError, loads
 from perfreport.ingest.prometheus_http import (
     PrometheusAPIError,
     check_status,
@@ -323,13 +324,20 @@ def read_prometheus_response(
 
 def _load_json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig drops the byte order mark that PowerShell and Notepad write.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path, f"cannot read the file ({error})") from None
     try:
-        return json.loads(text)
+        return loads(text)
+    except NestingTooDeepError as error:
+        raise InputError(
+            path,
+            f"not a Prometheus query response: its {error.msg}",
+            hint="save the output of /api/v1/query_range or /api/v1/query",
+        ) from None
     except json.JSONDecodeError as error:
         raise InputError(
             path,
@@ -378,11 +386,15 @@ def read_prometheus_parquet(path: str | Path) -> PromFrame:
     except (OSError, pa.ArrowInvalid) as error:
         raise InputError(path, f"not a readable Parquet file ({error})") from None
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    meta = json.loads(raw) if raw else {}
-    if meta.get("format") != FORMAT_VERSION:
+    try:
+        meta = loads(raw) if raw else {}
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        found = meta.get("format") if isinstance(meta, dict) else None
         raise FormatVersionError(
             path,
-            f"format version {meta.get('format')!r} is not {FORMAT_VERSION!r}",
+            f"format version {found!r} is not {FORMAT_VERSION!r}",
             hint="write the file again with `perfreport prometheus`",
         )
     frame = table.to_pandas()

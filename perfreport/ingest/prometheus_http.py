@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from perfreport.errors import RemoteError
+from perfreport.ingest.nesting import loads
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def fetch_range(
 def _parse_http_response(response: Any, where: str) -> Mapping[str, Any]:
     """Return the decoded body of a success response; raise RemoteError else."""
     try:
-        payload = response.json()
+        payload = loads(response.content)
     except ValueError:
         raise RemoteError(
             f"{where}: HTTP {response.status_code}, the body is not JSON; "
