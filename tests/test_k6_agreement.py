@@ -75,6 +75,9 @@ def test_counter_rate_exact_with_handle_summary(smoke_run):
     mine = perfreport_export(smoke_run.json_path, "--k6-summary", str(smoke_run.handle_summary_path))
     k6 = json.loads(smoke_run.summary_export_path.read_text())
     assert_same_metrics(mine, k6, counter_rate_tolerance=RELATIVE_TOLERANCE)
+    # With the summary file, sub-metric thresholds are judged too, as k6 did.
+    for name, expected in k6["metrics"].items():
+        assert mine["metrics"][name].get("thresholds", {}) == expected.get("thresholds", {}), name
 
 
 def test_thresholds_match_k6_verdicts(smoke_run):

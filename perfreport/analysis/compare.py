@@ -178,6 +178,12 @@ def compare(
     """
     if not candidates:
         raise ValueError("compare() needs at least one candidate run")
+    for run in (baseline, *candidates):
+        if not isinstance(run, Run):
+            raise TypeError(
+                f"compare() takes Run objects as separate arguments, got {type(run).__name__}; "
+                "pass compare(baseline, *candidates) and load files with perfreport.load()"
+            )
     trend_stats = tuple(stats or DEFAULT_TREND_STATS)
     base_summary = summarize(baseline, stats=trend_stats)
     frames, missing, warnings = [], [], []

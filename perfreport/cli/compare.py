@@ -129,7 +129,7 @@ def summary(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
     stat: Optional[list[str]] = typer.Option(None, "--stat", help="Trend statistics, as k6's summaryTrendStats (repeatable or comma-separated)."),
     by: str = typer.Option("endpoint", help="Group rows by endpoint, group, scenario, a tag key, or none."),
-    k6_summary: Optional[Path] = typer.Option(None, "--k6-summary", help="handleSummary JSON of the same run: gives k6's exact test-run duration for Counter rates."),
+    k6_summary: Optional[Path] = typer.Option(None, "--k6-summary", help="handleSummary JSON of the same run: gives k6's exact test-run duration for Counter rates and the sub-metric thresholds."),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help=SKIP_HELP),
 ) -> None:
     """Summarize one run, per metric and endpoint, or as k6's own summary export."""
@@ -141,6 +141,9 @@ def summary(
         if reference.duration_s is None:
             raise UsageError(f"{k6_summary}: has no state.testRunDurationMs; give the handleSummary data file")
         run.duration_s = reference.duration_s
+        # Thresholds on sub-metrics appear only in the summary files.
+        for name, verdicts in reference.k6_thresholds.items():
+            run.k6_thresholds.setdefault(name, dict(verdicts))
     if output_format is SummaryFormat.k6:
         from perfreport.render.k6_summary import summary_export
 
