@@ -27,7 +27,7 @@ class _Group(TyperGroup):
     """Maps perfreport's exceptions to a one-line message and an exit code.
 
     Doing it here, not only in :func:`main`, gives typer's CliRunner in the tests
-    the same exit codes and messages a user sees.
+    the same exit codes and messages that a user gets.
     """
 
     def invoke(self, ctx: "Context") -> object:
@@ -54,7 +54,11 @@ def _configure(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug details on stderr."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Hide progress bars and info logs."),
 ) -> None:
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    level = logging.WARNING
+    if verbose:
+        level = logging.DEBUG
+    elif quiet:
+        level = logging.ERROR
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     os.environ["PERFREPORT_QUIET"] = "1" if quiet else ""
 

@@ -12,7 +12,7 @@ per endpoint, concurrent throughput, resource usage and cache settings::
                  "cache": {...}}}
 
 perfreport's own baseline (``"format": "perfreport-baseline/1"``) stores a run's
-summary frame as it is, so a later comparison sees the same statistics::
+summary frame as it is, so a later comparison reads the same statistics::
 
     {"format": "perfreport-baseline/1", "name": "baseline", "created": "...Z",
      "source": "baseline.json.gz", "duration_s": 30.0,

@@ -75,9 +75,9 @@ def guess_metric_type(values: dict[str, Any]) -> str:
 def guess_contains(name: str, metric_type: str) -> str:
     """Guess ``contains`` for a metric of a ``--summary-export`` file, which omits it.
 
-    k6's built-in Trends are durations, and data_sent/data_received are bytes; a
-    custom Trend is taken as a duration too, as k6's text summary does for
-    metrics whose values look like times.
+    k6's built-in Trends are durations, and data_sent/data_received are bytes.
+    NOTE: a custom Trend is taken as a duration too, which is the common case, but
+    the export cannot tell a Trend of plain numbers apart.
     """
     parent = split_submetric(name)[0]
     if parent in ("data_sent", "data_received"):

@@ -1,10 +1,10 @@
 """A run's summary in the shape of k6's ``--summary-export`` file, and as readable text.
 
-The export shape, as k6 v1.1.0 writes it: ``metrics`` maps each metric (and each
-sub-metric that has thresholds, or that k6 always adds) to a flat map of
-statistics, where a Rate's share is ``value`` and each threshold maps its
-expression to ``true`` when it FAILED; ``root_group`` nests groups and checks as
-maps keyed by name, each with an ``id`` that is the MD5 of its path.
+The export shape, as k6 v1.1.0 writes it: ``metrics`` maps each metric, and each
+sub-metric that has thresholds or that k6 always adds, to a flat map of
+statistics. A Rate's share is ``value``, and each threshold maps its expression
+to ``true`` when it FAILED. ``root_group`` nests groups and checks as maps keyed
+by name, each with an ``id`` that is the MD5 of its path.
 """
 
 from __future__ import annotations
@@ -40,7 +40,11 @@ def export_metrics(run: Run, stats: Sequence[str]) -> dict[str, dict[str, Any]]:
     for (metric, _key), rows in summary.groupby(["metric", "endpoint"], sort=False):
         definition = run.metrics.get(metric)
         parent = run.metrics.get(metric.split("{", 1)[0])
-        metric_type = definition.type if definition else parent.type if parent else "gauge"
+        metric_type = "gauge"
+        if definition is not None:
+            metric_type = definition.type
+        elif parent is not None:
+            metric_type = parent.type
         values: dict[str, Any] = {}
         for row in rows.itertuples(index=False):
             if metric_type == "trend" and row.statistic == "count" and "count" not in stats:

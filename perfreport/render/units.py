@@ -67,7 +67,8 @@ def format_value(value: float | None, divisor: float, unit: str) -> str:
         return NO_SAMPLES
     assert value is not None
     scaled = value / divisor
-    text = number(scaled, 2 if abs(scaled) < 1000 else 0) if scaled == scaled else NO_SAMPLES
+    digits = 2 if abs(scaled) < 1000 else 0
+    text = number(scaled, digits)
     if unit == "%":
         return f"{text} %"
     return f"{text} {unit}".strip()
