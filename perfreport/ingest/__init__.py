@@ -48,8 +48,9 @@ def load(
         skip_bad_lines: skip lines that are not k6 records, counting them in
             ``run.stats`` and ``run.warnings``; when false, the first one raises.
         cache: reuse (and write) a Parquet copy of raw k6 output, keyed by the
-            input's path, size and modification time
-            (see :mod:`perfreport.ingest.parquet`).
+            input's path, size, inode, modification and status-change times and
+            a hash of its first and last 64 KiB
+            (see :func:`perfreport.ingest.parquet.cache_identity`).
         progress: show a progress bar (bytes read) on stderr.
 
     Raises:

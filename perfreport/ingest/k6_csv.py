@@ -38,6 +38,7 @@ from perfreport.ingest.points import (
     PointSink,
     ReadState,
     build_run,
+    count_negative_values,
     dictionary_encode,
     table_to_frame,
 )
@@ -292,6 +293,7 @@ def _normalize_batch(
     keep &= value.is_valid().to_numpy(zero_copy_only=False)
     if not keep.all():
         table = table.filter(pa.array(keep))
+    count_negative_values(table, lines[keep], result)
     result.tables.append(dictionary_encode(table))
 
 

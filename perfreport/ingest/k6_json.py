@@ -54,6 +54,7 @@ from perfreport.ingest.points import (
     PointSink,
     ReadState,
     build_run,
+    count_negative_values,
     dictionary_encode,
     table_to_frame,
 )
@@ -244,6 +245,7 @@ def _check_lines(
 ) -> None:
     """Decode lines one by one; keep Points and Metrics, record the rest as bad."""
     records: list[dict[str, Any]] = []
+    record_numbers: list[int] = []
     for number, line in zip(numbers, lines):
         if not line.strip():
             continue
@@ -266,8 +268,15 @@ def _check_lines(
             result.bad_lines.append((number, problem))
             continue
         records.append(record)
+        record_numbers.append(number)
     if records:
-        result.tables.append(_table_from_records(records))
+        _add_table(result, _table_from_records(records), record_numbers)
+
+
+def _add_table(result: BlockResult, table: pa.Table, numbers: Sequence[int]) -> None:
+    """Append a points table whose rows come from the lines ``numbers``."""
+    count_negative_values(table, numbers, result)
+    result.tables.append(table)
 
 
 def _check_time(text: str) -> str | None:
@@ -290,7 +299,7 @@ def _parse_lines(
         return
     try:
         raw = _read_json(b"\n".join(lines) + b"\n", options)
-        result.tables.append(_normalize(raw, len(lines)))
+        _add_table(result, _normalize(raw, len(lines)), numbers)
         return
     except _BadChunk:
         pass
@@ -345,7 +354,7 @@ def parse_block(
         return result
 
     try:
-        result.tables.append(k6_json_duckdb.parse_points(data, count))
+        _add_table(result, k6_json_duckdb.parse_points(data, count), numbers)
         return result
     except k6_json_duckdb.FastPathRejected:
         pass
@@ -353,7 +362,7 @@ def parse_block(
     if lines is None:
         try:
             raw = _read_json(data, options)
-            result.tables.append(dictionary_encode(_normalize(raw, count)))
+            _add_table(result, dictionary_encode(_normalize(raw, count)), numbers)
             return result
         except _BadChunk:
             lines = bytes(data).split(b"\n")[:count]

@@ -11,9 +11,10 @@ JSON under the Parquet key-value metadata key ``perfreport``::
 Readers reject any other ``format`` with FormatVersionError.
 
 The cache keeps one such file per raw input under ``$PERFREPORT_CACHE_DIR`` (or
-``~/.cache/perfreport``), named by a hash of the input's resolved path, size,
-modification time and :data:`FORMAT_VERSION`. An entry that cannot be read or
-does not match its input is deleted and rebuilt.
+``~/.cache/perfreport``), named by a hash of :func:`cache_identity`: the input's
+resolved path, size, inode, modification and status-change times, a hash of its
+first and last 64 KiB, and :data:`FORMAT_VERSION`. An entry that cannot be read
+or does not match its input is deleted and rebuilt.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ FORMAT_NAME = "perfreport-run"
 FORMAT_VERSION = f"{FORMAT_NAME}/1"
 METADATA_KEY = b"perfreport"
 COMPRESSION = "zstd"
+CACHE_EDGE_BYTES = 64 * 1024
+"""Bytes hashed at each end of an input for its cache key."""
 
 
 # ---------------------------------------------------------------------------
@@ -398,15 +401,37 @@ def cache_dir() -> Path:
 
 
 def cache_identity(path: Path) -> dict[str, Any]:
-    """Return what identifies an input for the cache: resolved path, size, mtime."""
+    """Return what identifies an input for the cache.
+
+    It contains the resolved path, size, inode, modification and status-change
+    times, and a hash of the first and last :data:`CACHE_EDGE_BYTES`. ``cp -p`` and
+    ``rsync -t`` restore the modification time. Writing a file always sets its
+    status-change time, which users cannot set. The hash covers file systems
+    whose timestamps are too coarse to tell two writes apart. A cache hit reads
+    at most twice CACHE_EDGE_BYTES of the input.
+    """
     resolved = path.resolve()
     stat = resolved.stat()
     return {
         "path": str(resolved),
         "size_bytes": stat.st_size,
+        "inode": stat.st_ino,
         "mtime_ns": stat.st_mtime_ns,
+        "ctime_ns": stat.st_ctime_ns,
+        "edges_sha256": _edges_sha256(resolved, stat.st_size),
         "format": FORMAT_VERSION,
     }
+
+
+def _edges_sha256(path: Path, size_bytes: int) -> str:
+    """Hash the first and last CACHE_EDGE_BYTES of a file (the whole of a small one)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        digest.update(file.read(CACHE_EDGE_BYTES))
+        if size_bytes > CACHE_EDGE_BYTES:
+            file.seek(max(CACHE_EDGE_BYTES, size_bytes - CACHE_EDGE_BYTES))
+            digest.update(file.read(CACHE_EDGE_BYTES))
+    return digest.hexdigest()
 
 
 def cache_path(path: Path) -> Path:

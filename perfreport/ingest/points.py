@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -65,6 +66,8 @@ class BlockResult:
     metric_lines: list[MetricLine] = field(default_factory=list)
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
     lines: int = 0
+    negative_values: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Metric name to (count of negative values, line of the first one)."""
 
 
 @dataclass
@@ -81,6 +84,7 @@ class ReadState:
     tag_keys: dict[str, None] = field(default_factory=dict)
     meta_keys: dict[str, None] = field(default_factory=dict)
     undefined_metrics: dict[str, None] = field(default_factory=dict)
+    negative_values: dict[str, tuple[int, int]] = field(default_factory=dict)
     first_time_ns: int | None = None
     last_time_ns: int | None = None
 
@@ -93,6 +97,8 @@ class ReadState:
             self._metric_line(metric_line)
         for table in result.tables:
             self._points(table)
+        for metric, (count, first_line) in result.negative_values.items():
+            _add_negative(self.negative_values, metric, count, first_line)
 
     def bad_line(self, number: int, reason: str) -> None:
         """Skip and count a bad line, or raise InputError when not skipping."""
@@ -204,6 +210,39 @@ def dictionary_encode(table: pa.Table) -> pa.Table:
     return table
 
 
+def count_negative_values(
+    table: pa.Table, lines: Sequence[int] | np.ndarray, result: BlockResult
+) -> None:
+    """Add each metric's negative values to ``result.negative_values``.
+
+    ``lines`` are the line numbers of the table's rows, in the same order.
+    """
+    negative = pc.fill_null(pc.less(table.column(VALUE), 0.0), False)
+    if not pc.any(negative).as_py():
+        return
+    rows = np.flatnonzero(negative.to_numpy())
+    found = pa.table(
+        {
+            "metric": table.column(METRIC).filter(negative).cast(pa.string()),
+            "line": pa.array(np.asarray(lines)[rows], pa.int64()),
+        }
+    )
+    grouped = found.group_by("metric").aggregate([("line", "count"), ("line", "min")])
+    for metric, count, first_line in zip(
+        grouped.column("metric").to_pylist(),
+        grouped.column("line_count").to_pylist(),
+        grouped.column("line_min").to_pylist(),
+    ):
+        _add_negative(result.negative_values, metric, count, first_line)
+
+
+def _add_negative(
+    into: dict[str, tuple[int, int]], metric: str, count: int, first_line: int
+) -> None:
+    earlier_count, earlier_line = into.get(metric, (0, first_line))
+    into[metric] = (earlier_count + count, min(earlier_line, first_line))
+
+
 class MemorySink:
     """Keeps tables in memory; :meth:`table` concatenates them."""
 
@@ -256,6 +295,7 @@ def build_run(
             "(k6 stopped before the first request?); nothing to analyse"
         )
         warnings.append(AnalysisWarning("no-samples", message, str(state.path)))
+    warnings += _negative_time_warnings(state)
     full_info = {
         **info,
         "first_point_time": _iso(state.first_time_ns),
@@ -274,6 +314,25 @@ def build_run(
         stats=state.stats,
         warnings=warnings,
     )
+
+
+def _negative_time_warnings(state: ReadState) -> list[AnalysisWarning]:
+    """Warn about negative values of time Trends, which k6 never measures."""
+    warnings = []
+    for metric, (count, first_line) in sorted(state.negative_values.items()):
+        definition = state.metrics.get(metric)
+        if definition is None or definition.type != "trend":
+            continue
+        if definition.contains != "time":
+            continue
+        message = (
+            f"{state.path}:{first_line}: {metric} has {count} negative value(s), "
+            "the first on this line. k6 never measures a negative time, so the file "
+            "was probably edited or written by another tool. The values are kept "
+            "and count in every statistic"
+        )
+        warnings.append(AnalysisWarning("negative-duration", message, str(state.path)))
+    return warnings
 
 
 def _iso(nanoseconds: int | None) -> str | None:
