@@ -22,6 +22,7 @@ from perfreport.ingest.nesting import (
     max_nesting_bound,
 )
 from perfreport.ingest.parquet import CACHE_EDGE_BYTES, cache_identity
+from perfreport.ingest.redis_info import read_redis_info
 
 SAMPLE = Path(__file__).parent.parent / "sample_data"
 BOM = b"\xef\xbb\xbf"
@@ -235,3 +236,12 @@ def test_cache_identity_hashes_tail(tmp_path):
     path.write_bytes(content)
 
     assert cache_identity(path)["edges_sha256"] != before
+
+
+def test_redis_info_with_bom(tmp_path):
+    path = tmp_path / "info.txt"
+    path.write_bytes(BOM + b"keyspace_hits:10\r\nkeyspace_misses:5\r\n")
+
+    info = read_redis_info(path)
+
+    assert info.fields["keyspace_hits"] == 10

@@ -162,7 +162,8 @@ def read_redis_info(path: str | Path) -> RedisInfo:
     """Read a file of ``redis-cli INFO`` output; see :func:`parse_redis_info`."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        # utf-8-sig drops a byte order mark, which would join the first key.
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as error:
