@@ -456,12 +456,19 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Terminated(Exception):
-    """Raised from the SIGTERM handler to leave serve_forever()."""
+def stop_on_sigterm(server: ThreadingHTTPServer) -> None:
+    """Make SIGTERM end serve_forever() cleanly.
 
+    The handler asks another thread to call shutdown(): shutdown() waits for
+    serve_forever() to return, so calling it in the main thread would hang, and
+    raising from the handler can interrupt the main thread while it holds a lock.
+    """
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated
+    def handle(signum: int, frame: object) -> None:
+        log.info("stopping on signal %d", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, handle)
 
 
 def watch_parent(server: ThreadingHTTPServer) -> None:
@@ -516,15 +523,15 @@ def main(argv: list[str] | None = None) -> int:
     server = ThreadingHTTPServer(("127.0.0.1", args.port), DemoHandler)
     server.daemon_threads = True
     port = server.server_address[1]
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    stop_on_sigterm(server)
     if args.exit_with_parent:
         threading.Thread(target=watch_parent, args=(server,), daemon=True).start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
     log.info("started on port %d, cache %s", port, args.cache)
     try:
         server.serve_forever(poll_interval=0.2)
-    except (_Terminated, KeyboardInterrupt):
-        log.info("stopping on signal")
+    except KeyboardInterrupt:
+        log.info("stopping on interrupt")
     finally:
         server.server_close()
     log.info("stopped")
