@@ -1,13 +1,13 @@
-"""Benchmark: ingest of large k6 JSON output to Parquet, perfreport against other readers.
+"""Benchmark: large k6 JSON output to Parquet, perfreport against other readers.
 
 Usage (from the repository root)::
 
     python benchmarks/ingest.py --sizes 0.25,1,2,4
 
-It records a seed run with k6 against the demo API on 127.0.0.1 (or takes
-``--seed FILE``), scales it to each size by repeating its Point lines with the
-dates shifted one day per copy (Metric lines written once), and then runs, in
-child processes and on the same files in the same run:
+It records a seed run with k6 against the demo API on 127.0.0.1, or takes
+``--seed FILE``. It scales the seed to each size by repeating its Point lines
+with the dates moved one day per copy, writing the Metric lines once. Then it
+runs these tools in child processes, on the same files in the same run:
 
 ``perfreport``
     :func:`perfreport.ingest.parquet.ingest_to_parquet`: every point, tag and
@@ -24,19 +24,18 @@ child processes and on the same files in the same run:
     ``pandas.read_json(lines=True, chunksize=...)`` appended to a ``ParquetWriter``
     (only at sizes up to ``--pandas-max-gb``, because it is slow).
 
-Each child's wall time is taken by this process and its peak memory from
-``os.wait4`` (``ru_maxrss`` of that child alone). Figures are medians of
-``--runs`` runs. A gzip round compares perfreport on the gzip form of one size
-with the plain file plus the time of decompressing it alone. Generated files go
-to benchmarks/data/ (git-ignored) and are deleted at the end unless
-``--keep-data`` is given.
+This process takes each child's wall time, the child reports its work time
+after imports, and ``os.wait4`` gives its CPU time and peak memory (``ru_maxrss``
+of that child alone). Figures are medians of ``--runs`` runs. A gzip round
+compares perfreport on the gzip form of one size with the plain file plus the
+time of decompressing it alone. Generated files go to benchmarks/data/
+(git-ignored) and are deleted at the end unless ``--keep-data`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import platform
 import re
@@ -85,7 +84,8 @@ def record_seed(target: Path) -> None:
             raise SystemExit(f"demo API printed {line!r}, expected 'listening on ...'")
         command = [
             "k6", "run", "--quiet", "--address", "127.0.0.1:0",
-            "--system-tags", SEED_SYSTEM_TAGS, "--out", f"json={target}", str(SEED_SCRIPT),
+            "--system-tags", SEED_SYSTEM_TAGS,
+            "--out", f"json={target}", str(SEED_SCRIPT),
         ]  # fmt: skip
         env = {**os.environ, "BASE_URL": f"http://{match.group(1)}"}
         subprocess.run(command, env=env, check=True, timeout=120, capture_output=True)
@@ -185,8 +185,9 @@ def run_pandas(source: Path, target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    # Every column as a string, so that chunks share one schema; the columns of
-    # the first chunk are kept (pandas has no way to add one to an open file).
+    # Every column is written as a string, so that chunks share one schema. The
+    # columns of the first chunk are kept, because a Parquet file's columns are
+    # fixed when it is opened.
     writer = None
     for chunk in pd.read_json(source, lines=True, chunksize=PANDAS_CHUNK_LINES):
         points = chunk[chunk["type"] == "Point"]
@@ -399,7 +400,8 @@ def machine_description() -> str:
     return (
         f"{os.cpu_count()} cores, {cpu}, {memory:.0f} GiB RAM, {platform.system()} "
         f"{platform.release()}; Python {platform.python_version()}, pyarrow "
-        f"{pyarrow.__version__}, pandas {pandas.__version__}, duckdb {duckdb.__version__}"
+        f"{pyarrow.__version__}, pandas {pandas.__version__}, "
+        f"duckdb {duckdb.__version__}"
     )
 
 
@@ -479,10 +481,10 @@ def print_ratios(results: list[Measurement]) -> None:
         if ("perfreport", s) in by_key
     ]
     if ours_rss:
-        spread = (max(ours_rss) - min(ours_rss)) / min(ours_rss)
+        low, high = min(ours_rss), max(ours_rss)
         print(
-            f"\nperfreport peak RSS across sizes: {min(ours_rss):.0f}-{max(ours_rss):.0f} MiB "
-            f"(spread {spread:.0%})"
+            f"\nperfreport peak RSS across sizes: {low:.0f}-{high:.0f} MiB "
+            f"(spread {(high - low) / low:.0%})"
         )
 
 
@@ -523,7 +525,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--snapshot",
         action="store_true",
-        help="benchmark a copy of perfreport/, so edits during a long run do not mix in",
+        help="benchmark a copy of perfreport/, so that edits during a run do not mix in",
     )
     parser.add_argument(
         "--others-max-gb",
