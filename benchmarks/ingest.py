@@ -525,7 +525,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--snapshot",
         action="store_true",
-        help="benchmark a copy of perfreport/, so that edits during a run do not mix in",
+        help="benchmark a copy of perfreport/, so that edits made meanwhile stay out",
     )
     parser.add_argument(
         "--others-max-gb",
