@@ -27,7 +27,7 @@ from perfreport.ingest.prometheus import (
 )
 from perfreport.ingest.redis_info import RedisInfo, read_redis_info
 from perfreport.model import AnalysisWarning, MetricDef, Run
-from perfreport.report import ReportMetadata, build_report, server_data
+from perfreport.reporting import ReportMetadata, build_report, server_data
 
 PathLike = str | Path
 REPORT_FORMATS = {

@@ -11,7 +11,7 @@ from perfreport.analysis.criteria import load_criteria
 from perfreport.ingest import load
 from perfreport.ingest.prometheus import read_prometheus_response
 from perfreport.render.markdown import write_markdown
-from perfreport.report import ReportMetadata, build_report, server_data
+from perfreport.reporting import ReportMetadata, build_report, server_data
 
 REPO = Path(__file__).resolve().parent.parent
 FIXED = ReportMetadata(

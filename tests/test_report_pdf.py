@@ -17,7 +17,7 @@ from perfreport.ingest import load
 from perfreport.render.html import render_html
 from perfreport.render.markdown import render_markdown
 from perfreport.render.pdf import render_pdf
-from perfreport.report import ReportMetadata, build_report
+from perfreport.reporting import ReportMetadata, build_report
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "sample_data"

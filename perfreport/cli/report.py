@@ -17,7 +17,7 @@ from perfreport.config import ReportConfig, RunInput, load_config
 from perfreport.errors import UsageError
 from perfreport.ingest import load
 from perfreport.model import Run
-from perfreport.report import ReportMetadata, ServerData, build_report, server_data
+from perfreport.reporting import ReportMetadata, ServerData, build_report, server_data
 
 _RUN_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 
-from perfreport.analysis.memory import LeakThresholds, memory_trends
 from perfreport.analysis.server import CacheHitRatio, cache_hit_ratio_from_redis
 from perfreport.cli.app import app
 from perfreport.cli.options import check_output
@@ -183,6 +182,9 @@ def memory_trend_command(
 ) -> None:
     """Judge each memory series of a frame: leak, no leak or inconclusive."""
     result = read_prometheus_parquet(frame_file)
+    # scipy.stats loads slowly, so only this command imports it.
+    from perfreport.analysis.memory import LeakThresholds, memory_trends
+
     thresholds = LeakThresholds(
         leak_bytes_per_hour=leak_mib_per_hour * 2**20, warmup_fraction=warmup
     )

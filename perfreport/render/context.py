@@ -13,7 +13,7 @@ from typing import Any
 
 from perfreport.render.units import format_percent_change, number
 from perfreport.render.values import MISSING, format_measure
-from perfreport.report import (
+from perfreport.reporting import (
     EndpointChange,
     Report,
     ReportChart,

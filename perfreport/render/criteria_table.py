@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from perfreport.analysis.criteria import CriteriaResult
 from perfreport.render.values import format_measure
-from perfreport.report import achieved_text
+from perfreport.reporting import achieved_text
 
 HEADERS = ("Criterion", "Run", "Target", "Achieved", "Baseline", "Status", "Note")
 MAX_CELL = 60

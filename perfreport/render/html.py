@@ -9,7 +9,7 @@ from pathlib import Path
 from perfreport.render.charts import png_bytes
 from perfreport.render.context import report_context
 from perfreport.render.templates import environment
-from perfreport.report import Report, ReportChart
+from perfreport.reporting import Report, ReportChart
 
 TEMPLATE = "report.html.j2"
 

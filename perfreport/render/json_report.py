@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from perfreport.analysis.criteria import CriteriaResult, CriterionResult
-from perfreport.report import REPORT_FORMAT_VERSION, Report
+from perfreport.reporting import REPORT_FORMAT_VERSION, Report
 
 
 def criterion_row(row: CriterionResult) -> dict[str, Any]:

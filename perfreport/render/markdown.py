@@ -14,7 +14,7 @@ from perfreport.render.charts import save_png
 from perfreport.render.context import report_context
 from perfreport.render.templates import environment
 from perfreport.render.values import escape_markdown
-from perfreport.report import Report, ReportChart
+from perfreport.reporting import Report, ReportChart
 
 TEMPLATE = "report.md.j2"
 

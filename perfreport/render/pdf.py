@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlparse
 from perfreport.errors import PerfreportError
 from perfreport.render.charts import save_png
 from perfreport.render.html import render_html
-from perfreport.report import Report, ReportChart
+from perfreport.reporting import Report, ReportChart
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from perfreport.model import Run
 from perfreport.render import charts
 
 if TYPE_CHECKING:
-    from perfreport.report import Report, ReportChart
+    from perfreport.reporting import Report, ReportChart
 
 
 def chart_key(*parts: str) -> str:
@@ -25,7 +25,7 @@ def report_charts(
     baseline: Run | None, runs: Sequence[Run], report: Report
 ) -> list[ReportChart]:
     """Build every chart of the report; a chart without data gets a ``missing`` note."""
-    from perfreport.report import ReportChart
+    from perfreport.reporting import ReportChart
 
     all_runs = ([baseline] if baseline is not None else []) + list(runs)
     no_points = "the runs have no raw samples (only summary statistics)"
@@ -109,7 +109,7 @@ def report_charts(
 
 
 def _cache_chart(all_runs: Sequence[Run], report: Report) -> ReportChart:
-    from perfreport.report import ReportChart
+    from perfreport.reporting import ReportChart
 
     figure = charts.cache_hit_rate_over_time(all_runs)
     if figure is None and report.server.series.get("cache_hit_rate"):

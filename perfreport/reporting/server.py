@@ -13,7 +13,7 @@ import pandas as pd
 from perfreport.analysis.criteria import ServerFigures
 from perfreport.model import AnalysisWarning, Run
 from perfreport.render.values import format_change, format_measure
-from perfreport.report.model import (
+from perfreport.reporting.model import (
     InputSummary,
     ServerData,
     ServerRow,

@@ -9,14 +9,14 @@ recommendations, monitoring recommendations and sign-off.
 A section whose data is missing carries a one-line note instead of numbers.
 """
 
-from perfreport.report.build import (
+from perfreport.reporting.build import (
     build_report,
     endpoint_changes,
     fill_metadata,
     perfreport_version,
     summaries,
 )
-from perfreport.report.model import (
+from perfreport.reporting.model import (
     DEFAULT_TITLE,
     ENDPOINT_STATISTIC,
     LATENCY_METRIC,
@@ -30,8 +30,8 @@ from perfreport.report.model import (
     ServerData,
     ServerRow,
 )
-from perfreport.report.server import server_data
-from perfreport.report.text import (
+from perfreport.reporting.server import server_data
+from perfreport.reporting.text import (
     achieved_text,
     monitoring_recommendations,
     recommendations,

@@ -1,4 +1,4 @@
-"""Assembling a :class:`~perfreport.report.model.Report` from runs and criteria."""
+"""Assembling a :class:`~perfreport.reporting.model.Report` from runs and criteria."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from perfreport.analysis.criteria import (
 from perfreport.analysis.key_figures import key_figures
 from perfreport.analysis.summary import summarize
 from perfreport.model import AnalysisWarning, Run
-from perfreport.report.model import (
+from perfreport.reporting.model import (
     ENDPOINT_STATISTIC,
     LATENCY_METRIC,
     EndpointChange,
@@ -31,7 +31,7 @@ from perfreport.report.model import (
     ServerData,
     run_time_range,
 )
-from perfreport.report.text import (
+from perfreport.reporting.text import (
     monitoring_recommendations,
     recommendations,
     verdict_sentence,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from perfreport.analysis.criteria import CriteriaResult, CriteriaSet, CriterionResult
 from perfreport.model import AnalysisWarning
 from perfreport.render.values import format_change, format_measure
-from perfreport.report.model import LATENCY_METRIC, EndpointChange
+from perfreport.reporting.model import LATENCY_METRIC, EndpointChange
 
 
 def verdict_sentence(result: CriteriaResult | None) -> str:
