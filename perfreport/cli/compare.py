@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -188,14 +190,19 @@ def ingest(
     output: Path = typer.Option(..., "--output", "-o", help="Parquet file to write."),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help=SKIP_HELP),
 ) -> None:
-    """Read a k6 run into a Parquet file that every perfreport command accepts."""
-    from perfreport.ingest.parquet import write_parquet
+    """Read a k6 run into a Parquet file that every perfreport command accepts.
+
+    The run streams to the file block by block, so memory stays flat however
+    large the input is.
+    """
+    from perfreport.ingest.parquet import ingest_to_parquet
 
     check_output(output)
-    run = load(check_input(run_path), skip_bad_lines=skip_bad_lines, progress=True)
-    if run.points is None:
-        raise UsageError(f"{run_path}: is a {run.kind} file without raw samples; ingest takes k6 JSON or CSV output")
-    write_parquet(run, output)
+    run = ingest_to_parquet(
+        check_input(run_path), output, skip_bad_lines=skip_bad_lines,
+        # A progress bar only helps a person watching a terminal.
+        progress=sys.stderr.isatty() and not os.environ.get("PERFREPORT_QUIET"),
+    )
     typer.echo(f"wrote {output}: {run.stats.points} points, {run.stats.lines_skipped} lines skipped", err=True)
     for warning in run.warnings:
         typer.echo(f"warning: {warning.message}", err=True)
