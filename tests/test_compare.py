@@ -159,3 +159,10 @@ def test_cli_compare_missing_file(tmp_path):
     result = CliRunner().invoke(app, ["compare", str(missing), str(SAMPLE / "stress.json.gz")])
     assert result.exit_code == 2
     assert result.stderr == f"Error: {missing}: file not found; check the path\n"
+
+
+def test_compare_warns_when_scenarios_differ(baseline_run, stress_run):
+    comparison = compare(baseline_run, stress_run, significance=True)
+    messages = [w.message for w in comparison.warnings if w.code.startswith("not-comparable") or "scenarios differ" in w.message]
+    assert any("scenarios differ" in message for message in messages)
+    assert any("'stress'" in message for message in messages)

@@ -49,6 +49,33 @@ class _Samples:
         return subset["value"].to_numpy(dtype=np.float64), times
 
 
+def run_profile(run: Run) -> dict[str, Any]:
+    """Describe how a run was driven, for the comparability checks.
+
+    Keys the run's info already has (``script``, ``k6_version``,
+    ``planned_duration_s``, ``scenarios``) are kept. From raw samples it adds the
+    scenario names (the ``scenario`` tag) and, for a single scenario, its
+    largest VU count (the ``vus_max`` gauge), since k6's raw output records
+    neither the executor nor the planned duration.
+    """
+    profile = {key: run.info[key] for key in PROFILE_KEYS if run.info.get(key) is not None}
+    points = run.points
+    if "scenarios" in profile or points is None or "tag.scenario" not in points.columns:
+        return profile
+    names = sorted(set(points["tag.scenario"].dropna().astype(str)) - {""})
+    if not names:
+        return profile
+    scenarios: dict[str, dict[str, Any]] = {name: {} for name in names}
+    vus_max = points.loc[points["metric"] == "vus_max", "value"]
+    if len(names) == 1 and not vus_max.empty:
+        scenarios[names[0]]["max_vus"] = float(vus_max.max())
+    profile["scenarios"] = scenarios
+    return profile
+
+
+PROFILE_KEYS = ("script", "k6_version", "planned_duration_s", "scenarios")
+
+
 def assess(
     frame: pd.DataFrame,
     baseline: Run,
@@ -61,7 +88,7 @@ def assess(
     seed: int,
 ) -> list[AnalysisWarning]:
     """Test each row of ``frame`` in place and return the warnings the tests raised."""
-    warnings = significance.check_comparability(baseline.info, candidate.info)
+    warnings = significance.check_comparability(run_profile(baseline), run_profile(candidate))
     if baseline.points is None or candidate.points is None:
         frame["method"] = NO_SAMPLES_METHOD
         return warnings

@@ -117,7 +117,8 @@ def _footer_text(comparison: Any) -> str:
         shown = ", ".join(names[:6])
         more = f" and {len(names) - 6} more" if len(names) > 6 else ""
         lines.append(_text_cell(f"Not compared, {reason}: {shown}{more}."))
-    for number, (message, labels) in enumerate(grouped_warnings(comparison.warnings), start=1):
+    prefixes = tuple(f"{run.name} " for run in comparison.candidates)
+    for number, (message, labels) in enumerate(grouped_warnings(comparison.warnings, prefixes), start=1):
         where = ""
         if labels:
             shown = ", ".join(labels[:3])
@@ -130,18 +131,19 @@ def _footer_text(comparison: Any) -> str:
 CORRECTION_NAMES = {"bh": "Benjamini-Hochberg (false discovery rate)", "holm": "Holm (family-wise error)"}
 
 
-def grouped_warnings(warnings: list[Any]) -> list[tuple[str, list[str]]]:
+def grouped_warnings(warnings: list[Any], row_prefixes: tuple[str, ...] = ()) -> list[tuple[str, list[str]]]:
     """Group warnings that differ only in the row they name: (message, [row labels]).
 
-    Significance warnings read ``"<run> <metric> [endpoint] <stat>: <message>"``;
-    the part after the first ": " is the message shared by many rows.
+    Significance warnings read ``"<run> <metric> [endpoint] <stat>: <message>"``,
+    where ``<run>`` is a candidate's name (given as ``row_prefixes``); the part
+    after the first ": " is the message shared by many rows. Other warnings stay
+    whole.
     """
     groups: dict[str, list[str]] = {}
     for warning in warnings:
         label, separator, message = warning.message.partition(": ")
-        if not separator or warning.code in ("truncated-line", "bad-line"):
+        if not separator or not label.startswith(row_prefixes) or not row_prefixes:
             label, message = "", warning.message
-        # A run's own name before "baseline:"/"candidate:" is part of the label.
         labels = groups.setdefault(message, [])
         if label and label not in labels:
             labels.append(label)
