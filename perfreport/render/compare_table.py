@@ -45,6 +45,13 @@ def _verdict(row: Any) -> str:
     return verdict
 
 
+def comparison_title(baseline: str, candidate: str) -> str:
+    """Return the heading of one candidate's table, e.g. ``stress vs baseline``."""
+    if baseline == "baseline":
+        return f"{candidate} vs baseline"
+    return f"{candidate} vs baseline {baseline}"
+
+
 def table_rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
     """Return the cells of the comparison table, one tuple per compared statistic."""
     rows: list[tuple[str, ...]] = []
@@ -88,7 +95,7 @@ def comparison_text(comparison: Any) -> str:
         header_row = header[:4] + (candidate.name,) + header[5:]
         widths = [max(len(r[i]) for r in [header_row, *rows]) for i in range(len(header))]
         right = {3, 4, 5, 6}
-        lines = [f"{comparison.baseline.name} (baseline) vs {candidate.name}"]
+        lines = [_text_cell(comparison_title(comparison.baseline.name, candidate.name))]
         for cells in [header_row, *rows]:
             padded = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
             lines.append("  ".join(padded).rstrip())
@@ -162,7 +169,7 @@ def comparison_markdown(comparison: Any) -> str:
     for candidate in comparison.candidates:
         frame = comparison.frame[comparison.frame["run"] == candidate.name]
         header_row = header[:4] + (candidate.name,) + header[5:]
-        lines = [f"### {markdown_cell(comparison.baseline.name)} (baseline) vs {markdown_cell(candidate.name)}", ""]
+        lines = [f"### {markdown_cell(comparison_title(comparison.baseline.name, candidate.name))}", ""]
         lines.append("| " + " | ".join(markdown_cell(c) for c in header_row) + " |")
         lines.append("|" + "|".join(["---"] * 3 + ["---:"] * 4 + ["---"] * 3) + "|")
         for cells in table_rows(frame):
@@ -223,7 +230,7 @@ def comparison_html(comparison: Any) -> str:
             for cells in table_rows(frame)
         )
         parts.append(
-            f"<h4>{html.escape(comparison.baseline.name)} (baseline) vs {html.escape(candidate.name)}</h4>"
+            f"<h4>{html.escape(comparison_title(comparison.baseline.name, candidate.name))}</h4>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
     footer = _footer_text(comparison)
