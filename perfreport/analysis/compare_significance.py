@@ -62,7 +62,8 @@ def run_profile(run: Run) -> dict[str, Any]:
     points = run.points
     if "scenarios" in profile or points is None or "tag.scenario" not in points.columns:
         return profile
-    names = sorted(set(points["tag.scenario"].dropna().astype(str)) - {""})
+    # unique() of a categorical column touches each category once, not each point.
+    names = sorted({str(name) for name in points["tag.scenario"].dropna().unique()} - {""})
     if not names:
         return profile
     scenarios: dict[str, dict[str, Any]] = {name: {} for name in names}

@@ -41,20 +41,42 @@ def endpoint_keys(points: pd.DataFrame) -> pd.Series:
 
     k6 copies a request's ``name`` tag into ``url`` as well, so when ``name`` is set
     the real address is gone and ``name`` is the only key that identifies it.
+    The result is categorical. Labels are built once per distinct (name, method,
+    url) combination, not once per point, because a run repeats a few
+    combinations millions of times.
     """
-    empty = pd.Series("", index=points.index, dtype="object")
-    name = points.get("tag.name")
-    method = points.get("tag.method")
-    url = points.get("tag.url")
-    keys = empty
-    if method is not None and url is not None:
-        keys = (method.astype("object").fillna("") + " " + url.astype("object").fillna("")).str.strip()
-    elif url is not None:
-        keys = url.astype("object").fillna("")
-    if name is not None:
-        named = name.astype("object")
-        keys = named.where(named.notna() & (named != ""), keys)
-    return keys.fillna("").astype("object")
+    columns = [points.get(column) for column in ("tag.name", "tag.method", "tag.url")]
+    categories: list[pd.Index | None] = []
+    column_codes: list[np.ndarray] = []
+    for column in columns:
+        if column is None:
+            categories.append(None)
+            column_codes.append(np.zeros(len(points), dtype=np.int64))
+            continue
+        categorical = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+        categories.append(categorical.cat.categories)
+        # Shift by one so that a missing value (code -1) becomes 0.
+        column_codes.append(categorical.cat.codes.to_numpy(dtype=np.int64) + 1)
+    pairs = pd.MultiIndex.from_arrays(column_codes)
+    combination_codes, combinations = pairs.factorize(sort=False)
+    labels = [_endpoint_label(tuple(int(c) for c in combination), categories) for combination in combinations]
+    label_codes, label_names = pd.factorize(pd.Index(labels, dtype="object"), sort=False)
+    return pd.Series(
+        pd.Categorical.from_codes(label_codes[combination_codes], categories=label_names),
+        index=points.index,
+    )
+
+
+def _endpoint_label(codes: tuple[int, ...], categories: list[pd.Index | None]) -> str:
+    """Return the endpoint label of one (name, method, url) combination of codes."""
+    values = [
+        "" if index is None or code == 0 else str(index[code - 1])
+        for code, index in zip(codes, categories)
+    ]
+    name, method, url = values
+    if name:
+        return name
+    return f"{method} {url}".strip()
 
 
 def group_keys(points: pd.DataFrame, by: str) -> pd.Series | None:
@@ -66,7 +88,12 @@ def group_keys(points: pd.DataFrame, by: str) -> pd.Series | None:
     column = by if by.startswith(TAG_PREFIX) else TAG_PREFIX + by
     if column not in points.columns:
         return None
-    return points[column].astype("object").fillna("")
+    values = points[column]
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("category")
+    if "" not in values.cat.categories:
+        values = values.cat.add_categories([""])
+    return values.fillna("")
 
 
 def run_duration_s(run: Run) -> float | None:
