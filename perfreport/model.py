@@ -77,7 +77,7 @@ class AnalysisWarning:
     """A non-fatal problem, carried with a result and shown as a footnote.
 
     ``code`` is a stable identifier (``truncated-line``, ``no-samples``, ...);
-    ``message`` says what is lacking and what would fix it.
+    ``message`` states what is lacking and what would fix it.
     """
 
     code: str
@@ -87,7 +87,7 @@ class AnalysisWarning:
 
 @dataclass
 class IngestStats:
-    """What an ingestor read and what it could not use."""
+    """Counts of what an ingestor read and of what it could not use."""
 
     lines_read: int = 0
     points: int = 0
@@ -103,10 +103,10 @@ class IngestStats:
 class Run:
     """One test run, or the statistics that stand in for one.
 
-    ``points`` is the points frame described in this module's docstring, or None
-    when the source has only precomputed statistics (a k6 summary file or a
-    baseline file); those are in ``statistics`` as a long frame with the columns
-    ``metric``, ``endpoint``, ``statistic``, ``value``, ``unit``, ``n``.
+    ``points`` is the points frame described in this module's docstring. It is
+    None when the source has only precomputed statistics (a k6 summary file or a
+    baseline file), which are then in ``statistics`` as a long frame with the
+    columns ``metric``, ``endpoint``, ``statistic``, ``value``, ``unit``, ``n``.
     ``duration_s`` is k6's test-run duration when the source records it
     (handleSummary's ``state.testRunDurationMs``), else None.
     ``k6_thresholds`` maps a metric (or sub-metric) name to ``{expression: ok}``

@@ -459,7 +459,7 @@ class DemoHandler(BaseHTTPRequestHandler):
 def stop_on_sigterm(server: ThreadingHTTPServer) -> None:
     """Make SIGTERM end serve_forever() cleanly.
 
-    The handler asks another thread to call shutdown(): shutdown() waits for
+    The handler starts another thread that calls shutdown(). shutdown() waits for
     serve_forever() to return, so calling it in the main thread would hang, and
     raising from the handler can interrupt the main thread while it holds a lock.
     """

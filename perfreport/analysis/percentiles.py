@@ -4,7 +4,7 @@ k6 sorts the samples and, for p(X), takes the index ``i = (X/100)·(n−1)`` in
 floating point, then interpolates linearly between the samples at ``floor(i)``
 and ``ceil(i)``. numpy's default ``"linear"`` quantile method is the same rule
 and gives the same values to the last bit, so it is used here. The average is a
-running sum in arrival order divided by n; ``math.fsum`` or numpy's pairwise sum
+running sum in arrival order divided by n. ``math.fsum`` or numpy's pairwise sum
 would differ from k6 in the last bits, so the sum is taken sequentially.
 """
 

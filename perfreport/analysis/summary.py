@@ -1,9 +1,9 @@
 """Per-metric and per-endpoint statistics of a run, computed as k6 computes them.
 
-:func:`summarize` returns a long frame, one row per (metric, key, statistic), with
-the columns ``metric``, ``endpoint`` (or the ``by`` key's name), ``statistic``,
-``value`` (base units: ms, bytes, per second, shares from 0 to 1), ``unit`` and
-``n`` (samples behind the value). The row with an empty key is the whole metric.
+:func:`summarize` returns a long frame, one row per (metric, key, statistic).
+Its columns are ``metric``, ``endpoint`` (or the ``by`` key's name),
+``statistic``, ``value`` in base units (ms, bytes, per second, shares from 0 to
+1), ``unit``, and ``n``, the number of samples behind the value. The row with an empty key is the whole metric.
 
 Statistics by metric type, as in k6's end-of-test summary:
 
@@ -99,9 +99,9 @@ def group_keys(points: pd.DataFrame, by: str) -> pd.Series | None:
 def run_duration_s(run: Run) -> float | None:
     """Return k6's test-run duration if known, else an estimate from the run's points.
 
-    k6 v1.1.0 samples the ``vus`` gauge once a second from the start of the test,
-    so the start is taken as one second before the first ``vus`` point (or the
-    first point, if earlier) and the end as the last point. On the shipped sample
+    k6 v1.1.0 samples the ``vus`` gauge once a second from the start of the test.
+    The start is therefore taken as one second before the first ``vus`` point, or
+    the first point if that is earlier, and the end as the last point. On the shipped sample
     runs this estimate is within 0.07 % of k6's ``testRunDurationMs``, where the
     span of the points alone was up to 2.8 % short (a ramp that starts at 0 VUs).
     """
@@ -187,9 +187,9 @@ def _groups(codes: np.ndarray) -> list[tuple[int, np.ndarray]]:
 def _key_codes(run: Run, by: str, max_keys: int) -> tuple[np.ndarray | None, pd.Index]:
     """Return each point's key code (-1 for keys left out) and the key names.
 
-    Only the ``max_keys`` keys with the most points get rows of their own: URLs
-    with ids in them and no ``name`` tag make one endpoint per request, and a
-    table of thousands of endpoints helps nobody. The whole-metric rows still
+    Only the ``max_keys`` keys with the most points get rows of their own,
+    because URLs with ids in them and no ``name`` tag make one endpoint per
+    request, and a table of thousands of endpoints cannot be read. The whole-metric rows still
     count every point, and a warning on the run says how many keys were left out.
     """
     assert run.points is not None

@@ -245,30 +245,11 @@ def read_machine_summary(path: Path, doc: dict[str, Any], name: str) -> Run:
             f"machine-readable summary version {version!r} is not supported",
             hint="perfreport reads version 1.x",
         )
+
     results = _require_mapping(doc, "results", path)
-    metric_list = results.get("metrics")
-    if not isinstance(metric_list, list):
-        raise InputError(path, "results.metrics is missing or not a list")
-    rows: list[dict[str, Any]] = []
-    metrics: dict[str, MetricDef] = {}
-    for body in metric_list:
-        if not isinstance(body, dict) or "name" not in body or not isinstance(body.get("values"), dict):
-            raise InputError(path, f"results.metrics has an entry without name or values: {body!r:.80}")
-        metric_name = str(body["name"])
-        metric_type = str(body.get("type", guess_metric_type(body["values"])))
-        contains = str(body.get("contains", guess_contains(metric_name, metric_type)))
-        metrics[metric_name] = _metric_def(metric_name, metric_type, contains, [])
-        rows.extend(_rows_for_metric(metric_name, metric_type, contains, body["values"], path))
-    check_results = (results.get("checks") or {}).get("results") or []
-    checks = pd.DataFrame(
-        [
-            {"group": "", "path": "::" + str(c.get("name")), "name": str(c.get("name")),
-             "passes": int(c.get("passes", 0)), "fails": int(c.get("fails", 0))}
-            for c in check_results
-            if isinstance(c, dict)
-        ],
-        columns=["group", "path", "name", "passes", "fails"],
-    )
+    metrics, rows = _machine_metrics(results.get("metrics"), path)
+    checks = _machine_checks(results.get("checks") or {})
+
     config = doc.get("config") or {}
     metadata = doc.get("metadata") or {}
     duration = config.get("duration")
@@ -286,6 +267,36 @@ def read_machine_summary(path: Path, doc: dict[str, Any], name: str) -> Run:
             "passed": results.get("passed"),
         },
     )
+
+
+def _machine_metrics(
+    metric_list: Any, path: Path
+) -> tuple[dict[str, MetricDef], list[dict[str, Any]]]:
+    if not isinstance(metric_list, list):
+        raise InputError(path, "results.metrics is missing or not a list")
+    rows: list[dict[str, Any]] = []
+    metrics: dict[str, MetricDef] = {}
+    for body in metric_list:
+        if not isinstance(body, dict) or "name" not in body or not isinstance(body.get("values"), dict):
+            raise InputError(path, f"results.metrics has an entry without name or values: {body!r:.80}")
+        metric_name = str(body["name"])
+        metric_type = str(body.get("type", guess_metric_type(body["values"])))
+        contains = str(body.get("contains", guess_contains(metric_name, metric_type)))
+        metrics[metric_name] = _metric_def(metric_name, metric_type, contains, [])
+        rows.extend(_rows_for_metric(metric_name, metric_type, contains, body["values"], path))
+    return metrics, rows
+
+
+def _machine_checks(checks_doc: dict[str, Any]) -> pd.DataFrame:
+    # The schema names the list "results"; k6's published example names it "orderedChecks".
+    entries = checks_doc.get("results") or checks_doc.get("orderedChecks") or []
+    rows = [
+        {"group": "", "path": "::" + str(entry.get("name")), "name": str(entry.get("name")),
+         "passes": int(entry.get("passes", 0)), "fails": int(entry.get("fails", 0))}
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+    return pd.DataFrame(rows, columns=["group", "path", "name", "passes", "fails"])
 
 
 def _require_mapping(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

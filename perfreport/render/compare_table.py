@@ -142,8 +142,8 @@ def grouped_warnings(warnings: list[Any], row_prefixes: tuple[str, ...] = ()) ->
     """Group warnings that differ only in the row they name: (message, [row labels]).
 
     Significance warnings read ``"<run> <metric> [endpoint] <stat>: <message>"``,
-    where ``<run>`` is a candidate's name (given as ``row_prefixes``); the part
-    after the first ": " is the message shared by many rows. Other warnings stay
+    where ``<run>`` is a candidate's name (given as ``row_prefixes``). The part
+    after the first ": " is the message that many rows share. Other warnings stay
     whole.
     """
     groups: dict[str, list[str]] = {}
