@@ -14,7 +14,12 @@ from typer.testing import CliRunner
 from fixtures.k6 import run_k6
 from perfreport.cli import app
 
-RELATIVE_TOLERANCE = 1e-12
+# Trend, Rate and Gauge statistics match k6 to the last bit.
+RELATIVE_TOLERANCE = 0.0
+# Even with k6's own duration a Counter's rate differed in the last bit in about
+# half of the runs tried, likely because k6 divides by a finer duration than the
+# milliseconds its summary file records.
+SUMMARY_RATE_TOLERANCE = 1e-12
 # A Counter's rate divides by k6's test-run duration, which the raw output lacks;
 # the span of the points is a few milliseconds shorter.
 COUNTER_RATE_TOLERANCE = 1e-3
@@ -74,7 +79,7 @@ def test_summary_equals_k6_export(smoke_run):
 def test_counter_rate_exact_with_handle_summary(smoke_run):
     mine = perfreport_export(smoke_run.json_path, "--k6-summary", str(smoke_run.handle_summary_path))
     k6 = json.loads(smoke_run.summary_export_path.read_text())
-    assert_same_metrics(mine, k6, counter_rate_tolerance=RELATIVE_TOLERANCE)
+    assert_same_metrics(mine, k6, counter_rate_tolerance=SUMMARY_RATE_TOLERANCE)
     # With the summary file, sub-metric thresholds are judged too, as k6 did.
     for name, expected in k6["metrics"].items():
         assert mine["metrics"][name].get("thresholds", {}) == expected.get("thresholds", {}), name

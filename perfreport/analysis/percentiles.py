@@ -1,15 +1,22 @@
 """Trend statistics computed exactly as k6 v1.1.0 computes its end-of-test summary.
 
 k6 sorts the samples and, for p(X), takes the index ``i = (X/100)·(n−1)`` in
-floating point, then interpolates linearly between the samples at ``floor(i)``
-and ``ceil(i)``. numpy's default ``"linear"`` quantile method is the same rule
-and gives the same values to the last bit, so it is used here. The average is a
-running sum in arrival order divided by n. ``math.fsum`` or numpy's pairwise sum
-would differ from k6 in the last bits, so the sum is taken sequentially.
+floating point, then interpolates between the samples at ``floor(i)`` and
+``ceil(i)`` as ``v[floor] + (v[ceil] − v[floor])·(i − floor(i))``. That formula is
+used here as written: numpy's "linear" method picks the same two samples but
+computes the interpolation the other way round from the upper one when the
+fraction is 0.5 or more, which can differ from k6 in the last bit. Only the
+samples at the ranks needed are put in place (``numpy.partition``, linear time)
+instead of sorting the whole sample; the values at those ranks are the same.
+
+The average is a running sum in arrival order divided by n. ``math.fsum`` or
+numpy's pairwise sum would differ from k6 in the last bits, so the sum is taken
+sequentially.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -64,12 +71,40 @@ def k6_average(values: np.ndarray) -> float:
     return float(np.cumsum(values, dtype=np.float64)[-1] / values.size)
 
 
+def k6_ranks(n: int, levels: Sequence[float]) -> list[tuple[int, int, float]]:
+    """Return k6's (lower rank, upper rank, fraction) of each level for n samples."""
+    ranks = []
+    for level in levels:
+        index = level * (float(n) - 1.0)
+        lower = math.floor(index)
+        ranks.append((lower, math.ceil(index), index - lower))
+    return ranks
+
+
 def k6_percentiles(sorted_values: np.ndarray, levels: Sequence[float]) -> list[float]:
-    """Return k6's percentiles of already sorted values for levels in [0, 1]."""
-    if sorted_values.size == 0:
-        return [float("nan")] * len(levels)
-    result = np.quantile(sorted_values, np.asarray(levels, dtype=np.float64), method="linear")
-    return [float(value) for value in np.atleast_1d(result)]
+    """Return k6's percentiles of values for levels in [0, 1].
+
+    The values need only be in order at the ranks :func:`k6_ranks` names, as
+    ``numpy.partition`` leaves them; a fully sorted array serves as well.
+    """
+    n = sorted_values.size
+    if n == 0:
+        return [math.nan] * len(levels)
+    result = []
+    for lower, upper, fraction in k6_ranks(n, levels):
+        low = float(sorted_values[lower])
+        high = float(sorted_values[upper])
+        result.append(low + (high - low) * fraction)
+    return result
+
+
+def k6_quantile(values: np.ndarray, level: float) -> float:
+    """Return k6's percentile at ``level`` (0 to 1) of values in any order."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return math.nan
+    (lower, upper, _), = k6_ranks(values.size, [level])
+    return k6_percentiles(np.partition(values, sorted({lower, upper})), [level])[0]
 
 
 def trend_statistics(values: np.ndarray, stats: Sequence[str]) -> dict[str, float]:
@@ -79,22 +114,27 @@ def trend_statistics(values: np.ndarray, stats: Sequence[str]) -> dict[str, floa
     callers show "no samples" instead of a number.
     """
     values = np.asarray(values, dtype=np.float64)
-    ordered = np.sort(values, kind="stable")
+    n = values.size
+    levels = {s: (0.5 if s == "med" else percentile_level(s)) for s in stats}
+    requested = [level for level in levels.values() if level is not None]
+    if n:
+        kth = {0, n - 1}
+        for lower, upper, _ in k6_ranks(n, requested):
+            kth.update((lower, upper))
+        ordered = np.partition(values, sorted(kth))
+    else:
+        ordered = values
     result: dict[str, float] = {}
-    levels = {s: percentile_level(s) for s in stats}
-    quantile_stats = [s for s, level in levels.items() if level is not None]
-    quantiles = k6_percentiles(ordered, [levels[s] for s in quantile_stats])  # type: ignore[misc]
-    result.update(zip(quantile_stats, quantiles))
-    empty = values.size == 0
     for statistic in stats:
-        if statistic == "count":
-            result[statistic] = float(values.size)
+        level = levels[statistic]
+        if level is not None:
+            result[statistic] = k6_percentiles(ordered, [level])[0]
+        elif statistic == "count":
+            result[statistic] = float(n)
         elif statistic == "avg":
             result[statistic] = k6_average(values)
         elif statistic == "min":
-            result[statistic] = float("nan") if empty else float(ordered[0])
+            result[statistic] = float(ordered[0]) if n else math.nan
         elif statistic == "max":
-            result[statistic] = float("nan") if empty else float(ordered[-1])
-        elif statistic == "med":
-            result[statistic] = k6_percentiles(ordered, [0.5])[0]
-    return {s: result[s] for s in stats}
+            result[statistic] = float(ordered[-1]) if n else math.nan
+    return result

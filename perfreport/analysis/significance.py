@@ -52,7 +52,7 @@ from perfreport.analysis.change import (
 )
 from perfreport.analysis.comparability import check_comparability
 from perfreport.analysis.multiple import DEFAULT_CORRECTION, adjust_p_values
-from perfreport.analysis.percentiles import k6_average
+from perfreport.analysis.percentiles import k6_average, k6_quantile
 from perfreport.analysis.ranktests import MannWhitneyView, mann_whitney_view
 from perfreport.analysis.rates import (
     estimate_proportion_change,
@@ -134,7 +134,7 @@ def estimate_changes(
     ``baseline`` and ``candidate`` hold one value per request (e.g. duration in
     ms) in time order; with ``*_times`` (int64 ns, datetime64 or float seconds)
     they are sorted by time first. Point values are exact, k6's definitions
-    (percentiles by linear interpolation, ``numpy.quantile(method="linear")``).
+    (percentiles by k6's interpolation, :func:`~perfreport.analysis.percentiles.k6_quantile`).
     Intervals and p-values come from a circular block bootstrap with
     ``n_resamples`` resamples (default :data:`DEFAULT_RESAMPLES`) and one block
     length for both runs: ``block_length`` or the larger Politis-White length of
@@ -212,7 +212,7 @@ def _point_values(
             return float(np.min(values))
         if kind == "max":
             return float(np.max(values))
-        return float(np.quantile(values, float(q or 0.0), method="linear"))
+        return k6_quantile(values, float(q or 0.0))
 
     return one(baseline), one(candidate)
 
