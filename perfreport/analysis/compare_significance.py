@@ -30,23 +30,61 @@ NO_SAMPLES_METHOD = "not tested: a run has only precomputed statistics"
 
 
 class _Samples:
-    """One run's samples by (metric, endpoint), in time order, computed lazily."""
+    """One run's samples by (metric, endpoint), in time order.
+
+    The first lookup splits the run by metric and by (metric, endpoint) with a
+    stable sort of small integer codes. Every lookup after that is a slice.
+    """
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self._keys: pd.Series | None = None
+        self._groups: dict[tuple[str, str], np.ndarray] | None = None
+        self._values: np.ndarray | None = None
+        self._times: np.ndarray | None = None
 
     def get(self, metric: str, endpoint: str) -> tuple[np.ndarray, np.ndarray]:
+        if self._groups is None:
+            self._split()
+        assert self._groups is not None
+        assert self._values is not None
+        assert self._times is not None
+        positions = self._groups.get((metric, endpoint), np.empty(0, dtype=np.int64))
+        return self._values[positions], self._times[positions]
+
+    def _split(self) -> None:
         points = self.run.points
         assert points is not None
-        mask = np.array(points["metric"] == metric, dtype=bool)
-        if endpoint:
-            if self._keys is None:
-                self._keys = endpoint_keys(points)
-            mask &= (self._keys == endpoint).to_numpy()
-        subset = points.loc[mask]
-        times = pd.DatetimeIndex(subset["time"]).asi8
-        return subset["value"].to_numpy(dtype=np.float64), times
+        self._values = points["value"].to_numpy(dtype=np.float64)
+        self._times = pd.DatetimeIndex(points["time"]).asi8
+        metric_codes, metric_names = pd.factorize(points["metric"], sort=False)
+        keys = endpoint_keys(points)
+        key_codes = keys.cat.codes.to_numpy(dtype=np.int64)
+        key_names = [str(name) for name in keys.cat.categories]
+        groups: dict[tuple[str, str], np.ndarray] = {}
+        for code, positions in _split_by_code(metric_codes, len(metric_names)):
+            groups[(str(metric_names[code]), "")] = positions
+        combined = metric_codes.astype(np.int64) * (len(key_names) + 1) + key_codes + 1
+        for code, positions in _split_by_code(combined, len(metric_names) * (len(key_names) + 1)):
+            metric, key = divmod(code, len(key_names) + 1)
+            if key > 0 and key_names[key - 1]:
+                groups[(str(metric_names[metric]), key_names[key - 1])] = positions
+        self._groups = groups
+
+
+def _split_by_code(codes: np.ndarray, count: int) -> list[tuple[int, np.ndarray]]:
+    """Return (code, positions in file order) for every code present in ``codes``."""
+    if codes.size == 0:
+        return []
+    # numpy sorts integers of 16 bits or fewer with a stable radix sort.
+    small = codes.astype(np.uint16) if count <= np.iinfo(np.uint16).max else codes
+    order = np.argsort(small, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=count))
+    starts = np.concatenate(([0], bounds[:-1]))
+    return [
+        (code, order[starts[code] : bounds[code]])
+        for code in range(count)
+        if bounds[code] > starts[code]
+    ]
 
 
 def run_profile(run: Run) -> dict[str, Any]:
