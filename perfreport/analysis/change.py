@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -459,11 +460,7 @@ class Resampler:
         self.weights: tuple[np.ndarray, ...] = ()
         self.binned: tuple[bootstrap.BinnedSeries, ...] = ()
         if testable:
-            rng = np.random.default_rng(seed)
-            self.weights = tuple(
-                bootstrap.resample_weights(plan, settings.n_resamples, rng)
-                for plan in plans
-            )
+            self.weights = _shared_weights(plans, settings.n_resamples, seed)
 
     def means(self) -> tuple[np.ndarray, np.ndarray]:
         baseline, candidate = (
@@ -483,3 +480,31 @@ class Resampler:
             for binned, weights in zip(self.binned, self.weights)
         )
         return baseline, candidate
+
+
+_WEIGHTS_KEPT = 2
+_weights_cache: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
+
+
+def _shared_weights(
+    plans: tuple[bootstrap.BlockPlan, bootstrap.BlockPlan], n_resamples: int, seed: int
+) -> tuple[np.ndarray, ...]:
+    """Draw the resample weights of both runs, or return the same draws made before.
+
+    The draws depend only on the seed, the number of resamples and each run's
+    sub-block grid, and every statistic of a compare draws from the same seed.
+    On a large run most endpoints share one grid (the sub-block cap), so the
+    last few draws are kept: each is a (resamples x sub-blocks) matrix that
+    costs more to allocate and fill than the statistics computed from it.
+    """
+    key = (seed, n_resamples, *((plan.n_sub, plan.sub_per_block) for plan in plans))
+    found = _weights_cache.get(key)
+    if found is None:
+        rng = np.random.default_rng(seed)
+        found = tuple(bootstrap.resample_weights(plan, n_resamples, rng) for plan in plans)
+        for array in found:
+            array.flags.writeable = False
+        while len(_weights_cache) >= _WEIGHTS_KEPT:
+            _weights_cache.pop(next(iter(_weights_cache)))
+        _weights_cache[key] = found
+    return found
