@@ -6,7 +6,8 @@ Usage (from the repository root)::
 
 It records a seed run with k6 against the demo API on 127.0.0.1, or takes
 ``--seed FILE``. It scales the seed to each size by repeating its Point lines
-with the dates moved one day per copy, writing the Metric lines once. Then it
+with the times moved on by whole minutes per copy, so that the copies follow
+one another as one long run, writing the Metric lines once. Then it
 runs these tools in child processes, on the same files in the same run:
 
 ``perfreport``
@@ -61,7 +62,7 @@ SEED_SYSTEM_TAGS = (
     "proto,status,method,url,name,group,check,error,error_code,tls_version,"
     "scenario,expected_response,vu,iter"
 )
-_DATE = re.compile(rb'"time":"(\d{4}-\d\d-\d\d)T')
+_MINUTE = re.compile(rb'"time":"(\d{4}-\d\d-\d\dT\d\d:\d\d):')
 
 
 # ---------------------------------------------------------------------------
@@ -99,7 +100,11 @@ def scale_seed(seed: Path, target: Path, size_bytes: int) -> None:
     lines = seed.read_bytes().splitlines(keepends=True)
     metric_lines = b"".join(line for line in lines if b'"type":"Metric"' in line)
     points = b"".join(line for line in lines if b'"type":"Metric"' not in line)
-    dates = sorted(set(_DATE.findall(points)))
+    minutes = sorted(set(_MINUTE.findall(points)))
+    # Each copy starts the seed's span in whole minutes after the one before, so
+    # the scaled file reads as one long run with short pauses. Copies days apart
+    # would make the per-second series of the throughput test mostly empty.
+    span = _minutes_between(minutes[0], minutes[-1]) + 1 if minutes else 1
     temporary = target.with_suffix(".partial")
     written = 0
     copy = 0
@@ -108,9 +113,10 @@ def scale_seed(seed: Path, target: Path, size_bytes: int) -> None:
         written += len(metric_lines)
         while written < size_bytes:
             block = points
-            for date in reversed(dates):
+            # Latest first, so that no time is moved twice.
+            for minute in reversed(minutes):
                 block = block.replace(
-                    b'"time":"' + date, b'"time":"' + _shift_date(date, copy)
+                    b'"time":"' + minute, b'"time":"' + _shift_minute(minute, copy * span)
                 )
             if written + len(block) > size_bytes:
                 block = block[: block.rfind(b"\n", 0, size_bytes - written) + 1]
@@ -122,11 +128,19 @@ def scale_seed(seed: Path, target: Path, size_bytes: int) -> None:
     temporary.rename(target)
 
 
-def _shift_date(date: bytes, days: int) -> bytes:
+def _minutes_between(first: bytes, last: bytes) -> int:
     import datetime
 
-    day = datetime.date.fromisoformat(date.decode()) + datetime.timedelta(days=days)
-    return day.isoformat().encode()
+    start = datetime.datetime.fromisoformat(first.decode())
+    end = datetime.datetime.fromisoformat(last.decode())
+    return int((end - start).total_seconds() // 60)
+
+
+def _shift_minute(minute: bytes, minutes: int) -> bytes:
+    import datetime
+
+    moved = datetime.datetime.fromisoformat(minute.decode()) + datetime.timedelta(minutes=minutes)
+    return moved.strftime("%Y-%m-%dT%H:%M").encode()
 
 
 def gzip_file(source: Path, target: Path) -> None:
