@@ -30,9 +30,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+if TYPE_CHECKING:
+    # Only annotations name pandas, so importing the model does not load it.
+    import pandas as pd
 
 MetricType = Literal["counter", "gauge", "rate", "trend"]
 MetricContains = Literal["default", "time", "data"]

@@ -43,7 +43,8 @@ def _write(text: str, output: Optional[Path]) -> None:
 
 
 def _load(path: Path, *, skip_bad_lines: bool, name: Optional[str] = None) -> Run:
-    run = load(check_input(path), name=name, skip_bad_lines=skip_bad_lines)
+    # The commands compute statistics only, so k6's per-sample metadata is left out.
+    run = load(check_input(path), name=name, skip_bad_lines=skip_bad_lines, sample_metadata=False)
     if run.points is not None and run.points.empty:
         raise InputError(
             path,

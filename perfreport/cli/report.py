@@ -103,8 +103,8 @@ def _merge(
 def _load_runs(inputs: _Inputs) -> tuple[Run | None, list[Run]]:
     baseline = None
     if inputs.baseline is not None:
-        baseline = load(inputs.baseline.path, name=inputs.baseline.name or "baseline")
-    runs = [load(item.path, name=item.name) for item in inputs.runs]
+        baseline = load(inputs.baseline.path, name=inputs.baseline.name or "baseline", sample_metadata=False)
+    runs = [load(item.path, name=item.name, sample_metadata=False) for item in inputs.runs]
     names = [r.name for r in ([baseline] if baseline else []) + runs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
