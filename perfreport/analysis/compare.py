@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from perfreport.analysis.percentiles import DEFAULT_TREND_STATS
-from perfreport.analysis.summary import ENDPOINT, summarize
+from perfreport.analysis.summary import ENDPOINT, endpoint_keys, summarize
 from perfreport.model import AnalysisWarning, Run
 
 COMPARE_COLUMNS = (
@@ -185,10 +185,14 @@ def compare(
                 "pass compare(baseline, *candidates) and load files with perfreport.load()"
             )
     trend_stats = tuple(stats or DEFAULT_TREND_STATS)
-    base_summary = summarize(baseline, stats=trend_stats)
+    # Built once per run: the statistics and the tests both group by endpoint.
+    endpoints = {
+        id(run): endpoint_keys(run.points) for run in (baseline, *candidates) if run.points is not None
+    }
+    base_summary = summarize(baseline, stats=trend_stats, endpoints=endpoints.get(id(baseline)))
     frames, missing, warnings = [], [], []
     for candidate in candidates:
-        cand_summary = summarize(candidate, stats=trend_stats)
+        cand_summary = summarize(candidate, stats=trend_stats, endpoints=endpoints.get(id(candidate)))
         aligned = _align_endpoints(base_summary, cand_summary)
         joined, only = _join(aligned, cand_summary, baseline, candidate, metrics)
         frames.append(joined)
@@ -199,6 +203,7 @@ def compare(
             warnings += assess(
                 joined, baseline, candidate, confidence=confidence, min_effect=min_effect,
                 alpha=alpha, correction=correction, seed=seed,
+                endpoints=(endpoints.get(id(baseline)), endpoints.get(id(candidate))),
             )
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARE_COLUMNS)
     not_compared = pd.concat(missing, ignore_index=True)

@@ -36,8 +36,9 @@ class _Samples:
     stable sort of small integer codes. Every lookup after that is a slice.
     """
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, endpoints: pd.Series | None = None) -> None:
         self.run = run
+        self._endpoints = endpoints
         self._groups: dict[tuple[str, str], np.ndarray] | None = None
         self._values: np.ndarray | None = None
         self._times: np.ndarray | None = None
@@ -57,7 +58,7 @@ class _Samples:
         self._values = points["value"].to_numpy(dtype=np.float64)
         self._times = pd.DatetimeIndex(points["time"]).asi8
         metric_codes, metric_names = pd.factorize(points["metric"], sort=False)
-        keys = endpoint_keys(points)
+        keys = self._endpoints if self._endpoints is not None else endpoint_keys(points)
         key_codes = keys.cat.codes.to_numpy(dtype=np.int64)
         key_names = [str(name) for name in keys.cat.categories]
         groups: dict[tuple[str, str], np.ndarray] = {}
@@ -125,14 +126,18 @@ def assess(
     alpha: float | None,
     correction: str,
     seed: int,
+    endpoints: tuple[pd.Series | None, pd.Series | None] = (None, None),
 ) -> list[AnalysisWarning]:
-    """Test each row of ``frame`` in place and return the warnings the tests raised."""
+    """Test each row of ``frame`` in place and return the warnings the tests raised.
+
+    ``endpoints`` are the runs' :func:`endpoint_keys`, when the caller has them.
+    """
     warnings = significance.check_comparability(run_profile(baseline), run_profile(candidate))
     if baseline.points is None or candidate.points is None:
         frame["method"] = NO_SAMPLES_METHOD
         return warnings
     options = {"confidence": confidence, "alpha": alpha, "min_effect": min_effect, "seed": seed}
-    samples = (_Samples(baseline), _Samples(candidate))
+    samples = (_Samples(baseline, endpoints[0]), _Samples(candidate, endpoints[1]))
     estimates: dict[int, ChangeEstimate] = {}
     for (metric, endpoint), rows in frame.groupby(["metric", "endpoint"], sort=False):
         tester = _tester_for(baseline, candidate, str(metric))
