@@ -196,6 +196,18 @@ def test_resampled_means_are_exact() -> None:
         )
 
 
+@pytest.mark.parametrize(("size", "block_length"), [(1003, 40), (10, 3), (5, 8), (3, 10), (7, 1)])
+def test_means_from_starts_equal_weighted_means(size, block_length) -> None:
+    rng = np.random.default_rng(size)
+    values = rng.lognormal(size=size)
+    plan = bootstrap.plan_blocks(values.size, block_length)
+    starts = bootstrap.draw_starts(plan, 50, rng)
+    weights = bootstrap.weights_from_starts(plan, starts)
+    from_starts = bootstrap.resample_means_from_starts(values, plan, starts)
+    for row, mean in zip(weights, from_starts):
+        assert mean == pytest.approx(expand_resample(values, plan, row).mean(), rel=1e-12)
+
+
 def test_resampled_quantiles_within_bound() -> None:
     rng = np.random.default_rng(11)
     values = ar1_latencies(rng, 5003)

@@ -76,17 +76,27 @@ def plan_blocks(n: int, block_length: int) -> BlockPlan:
     return BlockPlan(n=n, sub_length=sub_length, sub_per_block=sub_per_block)
 
 
-def resample_weights(
-    plan: BlockPlan, n_resamples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Draw circular-block resamples as sub-block weights, shape (resamples, n_sub).
+def draw_starts(plan: BlockPlan, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw the block starts of circular-block resamples, shape (resamples, draws).
 
     Each resample draws ``ceil(n_sub / sub_per_block)`` block starts uniformly on
     the sub-block grid, so its length is the run's length rounded up to a block.
     """
+    n_draws = -(-plan.n_sub // plan.sub_per_block)
+    return rng.integers(0, plan.n_sub, size=(n_resamples, n_draws))
+
+
+def resample_weights(
+    plan: BlockPlan, n_resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw circular-block resamples as sub-block weights, shape (resamples, n_sub)."""
+    return weights_from_starts(plan, draw_starts(plan, n_resamples, rng))
+
+
+def weights_from_starts(plan: BlockPlan, starts: np.ndarray) -> np.ndarray:
+    """Return how often each resample covers each sub-block, shape (resamples, n_sub)."""
     n_sub = plan.n_sub
-    n_draws = -(-n_sub // plan.sub_per_block)
-    starts = rng.integers(0, n_sub, size=(n_resamples, n_draws))
+    n_resamples = starts.shape[0]
     flat = (starts + n_sub * np.arange(n_resamples)[:, None]).ravel()
     start_counts = np.bincount(flat, minlength=n_resamples * n_sub)
     start_counts = start_counts.reshape(n_resamples, n_sub).astype(np.float64)
@@ -104,14 +114,38 @@ def sub_block_starts(plan: BlockPlan) -> np.ndarray:
     return np.arange(0, plan.n, plan.sub_length)
 
 
+def block_totals(per_sub_block: np.ndarray, plan: BlockPlan) -> np.ndarray:
+    """Return, for each block start, the total over the sub-blocks that block covers."""
+    totals = per_sub_block.astype(np.float64)
+    result = totals.copy()
+    for offset in range(1, min(plan.sub_per_block, plan.n_sub)):
+        result += np.roll(totals, -offset)
+    return result
+
+
 def resample_means(
     values: np.ndarray, plan: BlockPlan, weights: np.ndarray
 ) -> np.ndarray:
-    """Return the mean of every resample (exact, no binning)."""
+    """Return the mean of every resample given as sub-block weights (exact, no binning)."""
     starts = sub_block_starts(plan)
     sums = np.add.reduceat(values.astype(np.float64), starts)
     counts = np.diff(np.append(starts, plan.n)).astype(np.float64)
     return (weights @ sums) / (weights @ counts)
+
+
+def resample_means_from_starts(
+    values: np.ndarray, plan: BlockPlan, starts: np.ndarray
+) -> np.ndarray:
+    """Return the mean of every resample given as block starts (exact, no binning).
+
+    It adds up each block's sum and count by its start, so it needs no
+    (resamples x sub-blocks) weight matrix: a few hundred thousand lookups
+    where :func:`resample_means` multiplies millions of weights.
+    """
+    bounds = sub_block_starts(plan)
+    sums = block_totals(np.add.reduceat(values.astype(np.float64), bounds), plan)
+    counts = block_totals(np.diff(np.append(bounds, plan.n)), plan)
+    return sums[starts].sum(axis=1) / counts[starts].sum(axis=1)
 
 
 @dataclass(frozen=True)

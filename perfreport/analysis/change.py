@@ -444,7 +444,11 @@ def percentile_warning(
 
 
 class Resampler:
-    """Resample weights of both runs, drawn once and shared by all statistics."""
+    """Resamples of both runs, drawn once and shared by all statistics.
+
+    The draws are block starts. Means need nothing more. Quantiles need the
+    (resamples x sub-blocks) weight matrix, which is built on first use.
+    """
 
     def __init__(
         self,
@@ -457,15 +461,22 @@ class Resampler:
     ) -> None:
         self.runs = (baseline, candidate)
         self.plans = plans
-        self.weights: tuple[np.ndarray, ...] = ()
+        self.starts: tuple[np.ndarray, ...] = ()
         self.binned: tuple[bootstrap.BinnedSeries, ...] = ()
         if testable:
-            self.weights = _shared_weights(plans, settings.n_resamples, seed)
+            self._draws = _shared_draws(plans, settings.n_resamples, seed)
+            self.starts = self._draws.starts
+
+    @property
+    def weights(self) -> tuple[np.ndarray, ...]:
+        if not self.starts:
+            return ()
+        return self._draws.weights(self.plans)
 
     def means(self) -> tuple[np.ndarray, np.ndarray]:
         baseline, candidate = (
-            bootstrap.resample_means(values, plan, weights)
-            for values, plan, weights in zip(self.runs, self.plans, self.weights)
+            bootstrap.resample_means_from_starts(values, plan, starts)
+            for values, plan, starts in zip(self.runs, self.plans, self.starts)
         )
         return baseline, candidate
 
@@ -482,29 +493,49 @@ class Resampler:
         return baseline, candidate
 
 
-_WEIGHTS_KEPT = 2
-_weights_cache: dict[tuple[Any, ...], tuple[np.ndarray, ...]] = {}
+_DRAWS_KEPT = 2
 
 
-def _shared_weights(
+class _Draws:
+    """The block starts of both runs for one key, and their weight matrices once built."""
+
+    def __init__(self, starts: tuple[np.ndarray, ...]) -> None:
+        self.starts = starts
+        self._weights: tuple[np.ndarray, ...] = ()
+
+    def weights(self, plans: tuple[bootstrap.BlockPlan, ...]) -> tuple[np.ndarray, ...]:
+        if not self._weights:
+            self._weights = tuple(
+                bootstrap.weights_from_starts(plan, drawn) for plan, drawn in zip(plans, self.starts)
+            )
+            for array in self._weights:
+                array.flags.writeable = False
+        return self._weights
+
+
+_draws_cache: dict[tuple[Any, ...], _Draws] = {}
+
+
+def _shared_draws(
     plans: tuple[bootstrap.BlockPlan, bootstrap.BlockPlan], n_resamples: int, seed: int
-) -> tuple[np.ndarray, ...]:
-    """Draw the resample weights of both runs, or return the same draws made before.
+) -> _Draws:
+    """Draw both runs' block starts, or return the same draws made before.
 
     The draws depend only on the seed, the number of resamples and each run's
     sub-block grid, and every statistic of a compare draws from the same seed.
     On a large run most endpoints share one grid (the sub-block cap), so the
-    last few draws are kept: each is a (resamples x sub-blocks) matrix that
-    costs more to allocate and fill than the statistics computed from it.
+    last few draws are kept, with the weight matrices built from them: each
+    matrix costs more to allocate and fill than the quantiles computed from it.
     """
     key = (seed, n_resamples, *((plan.n_sub, plan.sub_per_block) for plan in plans))
-    found = _weights_cache.get(key)
+    found = _draws_cache.get(key)
     if found is None:
         rng = np.random.default_rng(seed)
-        found = tuple(bootstrap.resample_weights(plan, n_resamples, rng) for plan in plans)
-        for array in found:
+        starts = tuple(bootstrap.draw_starts(plan, n_resamples, rng) for plan in plans)
+        for array in starts:
             array.flags.writeable = False
-        while len(_weights_cache) >= _WEIGHTS_KEPT:
-            _weights_cache.pop(next(iter(_weights_cache)))
-        _weights_cache[key] = found
+        found = _Draws(starts)
+        while len(_draws_cache) >= _DRAWS_KEPT:
+            _draws_cache.pop(next(iter(_draws_cache)))
+        _draws_cache[key] = found
     return found
