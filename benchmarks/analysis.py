@@ -12,10 +12,11 @@ find and the two files differ in content. Then it measures, in
 child processes, as medians of ``--runs`` runs:
 
 ``percentiles``
-    perfreport's ``read_parquet`` + ``summarize(stats=[med, p(90), p(95), p(99)])``
-    on the Parquet file of run A, against DuckDB's
-    ``quantile_cont(value, [0.5, 0.9, 0.95, 0.99]) ... GROUP BY ALL`` per metric
-    and ``tag.name`` on the same file (2 threads).
+    perfreport's ``parquet_percentiles(stats=[med, p(90), p(95), p(99)])`` on the
+    Parquet file of run A, against DuckDB's
+    ``quantile_cont(value, [0.5, 0.9, 0.95, 0.99])`` on the same file (2
+    threads), both per Trend metric and per (Trend metric, endpoint), with
+    perfreport's endpoint rule written in SQL for DuckDB.
 ``compare``
     ``perfreport compare A B`` end to end with ``$PERFREPORT_CACHE_DIR`` set to an
     empty directory (both raw files ingested), then the same command again with
@@ -47,12 +48,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ingest as ingest_bench  # benchmarks/ingest.py, found through sys.path
 
 DATA_DIR = ingest_bench.DATA_DIR
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / "perfreport"
 GB = ingest_bench.GB
 MIB = ingest_bench.MIB
 STATS = ["med", "p(90)", "p(95)", "p(99)"]
 PANDAS_CHUNK_LINES = 100_000
 SLOWDOWN = 1.1
 PERCENTILE_TARGET = 1.5
+PERCENTILE_TURNS = 3
 # The largest warm/cold time ratio of `perfreport compare` that counts as small.
 WARM_CACHE_TARGET = 0.25
 
@@ -122,23 +125,41 @@ def prepare_inputs(args: argparse.Namespace) -> Inputs:
 
 
 def run_perfreport_percentiles(parquet: Path) -> None:
-    from perfreport.analysis.summary import summarize
-    from perfreport.ingest.parquet import read_parquet
+    from perfreport.analysis.parquet_percentiles import parquet_percentiles
 
-    table = summarize(read_parquet(parquet), stats=STATS)
-    print(f"{len(table)} rows")
+    rows = parquet_percentiles(parquet, STATS)
+    print(f"{len(rows)} rows")
 
 
-def run_duckdb_percentiles(parquet: Path) -> None:
+# The endpoint rule of perfreport.analysis.endpoints, in SQL: the name tag,
+# else "METHOD url", else "".
+ENDPOINT_SQL = (
+    """coalesce(nullif("tag.name", ''), """
+    """trim(coalesce("tag.method", '') || ' ' || coalesce("tag.url", '')))"""
+)
+
+
+def run_duckdb_percentiles(parquet: Path, metrics: list[str]) -> None:
     import duckdb
 
     connection = duckdb.connect()
     connection.execute("SET threads = 2")
     rows = connection.execute(
-        f'SELECT metric, "tag.name", quantile_cont(value, [0.5, 0.9, 0.95, 0.99]) '
-        f"FROM read_parquet('{parquet}') GROUP BY ALL"
+        f"SELECT metric, {ENDPOINT_SQL} AS endpoint, "
+        "quantile_cont(value, [0.5, 0.9, 0.95, 0.99]) "
+        f"FROM read_parquet('{parquet}') WHERE list_contains(?, metric) "
+        "GROUP BY GROUPING SETS ((metric, endpoint), (metric))",
+        [metrics],
     ).fetchall()
     print(f"{len(rows)} rows")
+
+
+def trend_metrics(parquet: Path) -> list[str]:
+    """Return the Trend metrics a perfreport run file declares."""
+    from perfreport.ingest.run_metadata import read_run_metadata
+
+    metrics = read_run_metadata(parquet).get("metrics") or {}
+    return sorted(name for name, body in metrics.items() if body.get("type") == "trend")
 
 
 def run_pandas_load(source: Path) -> None:
@@ -154,7 +175,7 @@ def run_child(tool: str, paths: list[str]) -> None:
     import importlib
 
     imports = {
-        "perfreport": ("perfreport.analysis.summary", "perfreport.ingest.parquet"),
+        "perfreport": ("perfreport.analysis.parquet_percentiles",),
         "duckdb": ("duckdb",),
         "pandas": ("pandas",),
         "ingest": ("perfreport.ingest.parquet",),
@@ -165,7 +186,7 @@ def run_child(tool: str, paths: list[str]) -> None:
     if tool == "perfreport":
         run_perfreport_percentiles(Path(paths[0]))
     elif tool == "duckdb":
-        run_duckdb_percentiles(Path(paths[0]))
+        run_duckdb_percentiles(Path(paths[0]), paths[1:])
     elif tool == "pandas":
         run_pandas_load(Path(paths[0]))
     elif tool == "ingest":
@@ -236,7 +257,7 @@ def record(result: Measurement, sample: ingest_bench.Sample) -> None:
     )
 
 
-def child_command(tool: str, *paths: Path) -> list[str]:
+def child_command(tool: str, *paths: Path | str) -> list[str]:
     return [sys.executable, __file__, "--child", tool, *map(str, paths)]
 
 
@@ -255,10 +276,15 @@ def measure(inputs: Inputs, runs: int) -> dict[str, Measurement]:
     }
     env = dict(os.environ)
     compare = ["perfreport", "compare", str(inputs.run_a), str(inputs.run_b)]
+    metrics = trend_metrics(inputs.parquet_a)
     for _ in range(runs):
-        for tool in ("perfreport", "duckdb"):
-            sample = run_measured(child_command(tool, inputs.parquet_a), env)
-            record(results[f"{tool} percentiles"], sample)
+        # The percentile cases take well under a second, so each takes three
+        # turns per run to steady their medians.
+        for _ in range(PERCENTILE_TURNS):
+            sample = run_measured(child_command("perfreport", inputs.parquet_a), env)
+            record(results["perfreport percentiles"], sample)
+            sample = run_measured(child_command("duckdb", inputs.parquet_a, *metrics), env)
+            record(results["duckdb percentiles"], sample)
         with tempfile.TemporaryDirectory(dir=DATA_DIR, prefix="cache-") as cache:
             cache_env = {**env, "PERFREPORT_CACHE_DIR": cache}
             record(results["compare, cache empty"], run_measured(compare, cache_env))
@@ -360,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         run_child(args.child[0], args.child[1:])
         return 0
     print(ingest_bench.machine_description())
+    # pip byte-compiles a package when it installs it. An editable install
+    # with PYTHONDONTWRITEBYTECODE set would compile perfreport in every child.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(PACKAGE_DIR)], check=True)
     try:
         inputs = prepare_inputs(args)
         results = measure(inputs, args.runs)

@@ -67,12 +67,13 @@ def load(
     progress: bool = False,
     metrics: Mapping[str, MetricDef] | None = None,
     duration_s: float | None = None,
+    sample_metadata: bool = True,
 ) -> Run:
     """Read a run from a file, or wrap a points DataFrame already in memory.
 
     A path goes to :func:`perfreport.ingest.load` (k6 JSON or gzip, CSV,
     summary and baseline files, perfreport Parquet) with ``skip_bad_lines``,
-    ``cache`` and ``progress``. A DataFrame goes to :func:`from_frame` with
+    ``cache``, ``progress`` and ``sample_metadata``. A DataFrame goes to :func:`from_frame` with
     ``metrics`` and ``duration_s``; its name defaults to ``frame``.
 
     Raises:
@@ -95,6 +96,7 @@ def load(
         skip_bad_lines=skip_bad_lines,
         cache=cache,
         progress=progress,
+        sample_metadata=sample_metadata,
     )
 
 

@@ -55,7 +55,7 @@ def load(
         progress: show a progress bar (bytes read) on stderr.
         sample_metadata: keep k6's per-sample metadata (the ``meta.*`` columns).
             No statistic uses them; leaving them out of a cached or Parquet run
-            saves about a third of the reading time.
+            saves about 30 % of the reading time.
 
     Raises:
         InputError: the file is missing, empty, malformed or has no usable record.

@@ -320,7 +320,7 @@ def read_parquet(path: str | Path, *, name: str | None = None, sample_metadata: 
     """Read a perfreport Parquet run file into a Run with its points frame.
 
     With ``sample_metadata`` false the ``meta.*`` columns (k6's per-sample
-    metadata, which no statistic uses) are not read, which saves about a third
+    metadata, which no statistic uses) are not read, which saves about 30 %
     of the reading time.
     """
     meta = read_run_metadata(path)
