@@ -19,6 +19,7 @@ which takes longer than the whole computation.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -89,21 +90,21 @@ def parquet_percentiles(
         # A group code is endpoint number * width + metric number. The bucket
         # of code -metric has the metric's points in file order, for the average.
         if "avg" in stats:
-            whole = _joined(buckets.get(-metric, []))
+            whole, owned = _joined(buckets.get(-metric, []))
         else:
             pieces = []
             for code, found in buckets.items():
                 if code > 0 and code % width == metric:
                     pieces.extend(found)
-            whole = _joined(pieces)
-        rows.extend(_rows(name, "", whole, stats, unit))
+            whole, owned = _joined(pieces)
+        rows.extend(_rows(name, "", whole, stats, unit, owned=owned))
         keyed = []
         for number, label in enumerate(labels, start=1):
             pieces = buckets.get(number * width + metric)
             if label and pieces and number in kept:
-                keyed.append((label, _joined(pieces)))
-        for label, group_values in sorted(keyed, key=lambda item: item[0]):
-            rows.extend(_rows(name, label, group_values, stats, unit))
+                keyed.append((label, *_joined(pieces)))
+        for label, group_values, owned in sorted(keyed, key=lambda item: item[0]):
+            rows.extend(_rows(name, label, group_values, stats, unit, owned=owned))
     return rows
 
 
@@ -172,18 +173,19 @@ def _bucket_points(
     for batch in batches:
         # Column 0 is the metric, 1 to 3 the endpoint tags; entries[c][k - 1]
         # is what code k of column c stands for.
-        codes: list[np.ndarray] = []
+        indices: list[pa.Array] = []
         entries: list[list[str]] = []
         present = [column for column in ("metric", *ENDPOINT_TAGS) if column in batch.schema.names]
         for column in present:
             chunk = batch.column(column)
-            codes.append(_chunk_codes(_indices(chunk)))
+            indices.append(_indices(chunk))
             entries.append(_dictionary_entries(chunk))
-        folded = _fold(codes, batch.num_rows)
+        folded = _fold(indices, [len(names) + 1 for names in entries], batch.num_rows)
         if folded is not None:
             combined, distinct_values, widths = folded
             distinct = _unfold(distinct_values, widths)
         else:
+            codes = [_chunk_codes(column) for column in indices]
             combined, distinct = combine_codes(codes, batch.num_rows)
             distinct_values = np.arange(len(distinct))
         # The group of each distinct (metric, name, method, url) of the batch.
@@ -220,10 +222,13 @@ def _add_pieces(buckets: dict[int, list[np.ndarray]], codes: np.ndarray, values:
         buckets.setdefault(sign * int(sorted_codes[start]), []).append(sorted_values[start:end])
 
 
-def _joined(pieces: list[np.ndarray]) -> np.ndarray:
+def _joined(pieces: list[np.ndarray]) -> tuple[np.ndarray, bool]:
+    """Return the pieces as one array, and whether that array is a new one."""
     if not pieces:
-        return np.zeros(0)
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        return np.zeros(0), True
+    if len(pieces) == 1:
+        return pieces[0], False
+    return np.concatenate(pieces), True
 
 
 def _busiest_endpoints(buckets: dict[int, list[np.ndarray]], width: int, count: int, max_keys: int) -> set[int]:
@@ -239,21 +244,26 @@ def _busiest_endpoints(buckets: dict[int, list[np.ndarray]], width: int, count: 
     return set(numbers[busiest].tolist())
 
 
-def _fold(codes: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
-    """Fold code columns into one int32 per row, ``c0 + w0 * (c1 + w1 * ...)``.
+def _fold(indices: list[pa.Array], widths: list[int], size: int) -> tuple[np.ndarray, np.ndarray, list[int]] | None:
+    """Fold dictionary indices into one int32 per row, ``c0 + w0 * (c1 + w1 * ...)``.
 
-    Returns the folded codes, the distinct folded values and the column widths,
-    or None when the folded range is too wide for a count per value (many
+    ``c`` is a row's index plus one, or 0 where the row is null, and ``w`` the
+    dictionary's length plus one. The indices are read in place, not copied.
+    Returns the folded codes, the distinct folded values and the widths, or
+    None when the folded range is too wide for a count per value (many
     distinct URLs), where :func:`combine_codes` takes over.
     """
-    widths = [int(column.max()) + 1 if column.size else 1 for column in codes]
-    radix = int(np.prod(widths, dtype=object)) if widths else 1
+    radix = math.prod(widths)
     if radix > 4 * size + 1024 or radix >= 1 << 31:
         return None
-    combined = np.zeros(size, dtype=np.int32)
+    combined = np.full(size, sum(math.prod(widths[:column]) for column in range(len(widths))), dtype=np.int32)
     step = 1
-    for column, column_width in zip(codes, widths):
-        combined += column * np.int32(step)
+    for column, column_width in zip(indices, widths):
+        raw = _buffer_array(column, f"<i{column.type.bit_width // 8}")
+        if column.null_count:
+            # The index under a null is undefined, and its code is -1 here.
+            raw = np.where(_valid(column), raw, -1)
+        combined += raw * np.int32(step)
         step *= column_width
     distinct = np.flatnonzero(np.bincount(combined, minlength=radix))
     return combined, distinct, widths
@@ -316,8 +326,11 @@ def _valid(array: pa.Array) -> np.ndarray:
     return bits[array.offset : array.offset + len(array)].astype(bool)
 
 
-def _rows(metric: str, endpoint: str, values: np.ndarray, stats: Sequence[str], unit: str) -> list[TrendRow]:
-    computed = trend_statistics(values, stats)
+def _rows(
+    metric: str, endpoint: str, values: np.ndarray, stats: Sequence[str], unit: str, *, owned: bool
+) -> list[TrendRow]:
+    # An array that _joined made is this call's alone, so it may be reordered in place.
+    computed = trend_statistics(values, stats, overwrite=owned)
     return [
         TrendRow(metric, endpoint, statistic, value, "" if statistic == "count" else unit, values.size)
         for statistic, value in computed.items()

@@ -107,21 +107,27 @@ def k6_quantile(values: np.ndarray, level: float) -> float:
     return k6_percentiles(np.partition(values, sorted({lower, upper})), [level])[0]
 
 
-def trend_statistics(values: np.ndarray, stats: Sequence[str]) -> dict[str, float]:
+def trend_statistics(values: np.ndarray, stats: Sequence[str], *, overwrite: bool = False) -> dict[str, float]:
     """Compute the requested k6 Trend statistics of samples given in arrival order.
 
     Returns NaN for every statistic of an empty sample, where k6 itself prints 0;
-    callers show "no samples" instead of a number.
+    callers show "no samples" instead of a number. With ``overwrite`` a float64
+    ``values`` array is reordered in place instead of copied.
     """
     values = np.asarray(values, dtype=np.float64)
     n = values.size
+    average = k6_average(values) if "avg" in stats else math.nan
     levels = {s: (0.5 if s == "med" else percentile_level(s)) for s in stats}
     requested = [level for level in levels.values() if level is not None]
     if n:
         kth = {0, n - 1}
         for lower, upper, _ in k6_ranks(n, requested):
             kth.update((lower, upper))
-        ordered = np.partition(values, sorted(kth))
+        if overwrite and values.flags.writeable:
+            values.partition(sorted(kth))
+            ordered = values
+        else:
+            ordered = np.partition(values, sorted(kth))
     else:
         ordered = values
     result: dict[str, float] = {}
@@ -132,7 +138,7 @@ def trend_statistics(values: np.ndarray, stats: Sequence[str]) -> dict[str, floa
         elif statistic == "count":
             result[statistic] = float(n)
         elif statistic == "avg":
-            result[statistic] = k6_average(values)
+            result[statistic] = average
         elif statistic == "min":
             result[statistic] = float(ordered[0]) if n else math.nan
         elif statistic == "max":
