@@ -23,7 +23,7 @@ import pandas as pd
 
 from perfreport.analysis import significance
 from perfreport.analysis.change import ChangeEstimate
-from perfreport.analysis.summary import endpoint_keys
+from perfreport.analysis.summary import endpoint_keys, split_positions
 from perfreport.model import AnalysisWarning, Run
 
 NO_SAMPLES_METHOD = "not tested: a run has only precomputed statistics"
@@ -62,30 +62,14 @@ class _Samples:
         key_codes = keys.cat.codes.to_numpy(dtype=np.int64)
         key_names = [str(name) for name in keys.cat.categories]
         groups: dict[tuple[str, str], np.ndarray] = {}
-        for code, positions in _split_by_code(metric_codes, len(metric_names)):
+        for code, positions in split_positions(metric_codes):
             groups[(str(metric_names[code]), "")] = positions
         combined = metric_codes.astype(np.int64) * (len(key_names) + 1) + key_codes + 1
-        for code, positions in _split_by_code(combined, len(metric_names) * (len(key_names) + 1)):
+        for code, positions in split_positions(combined):
             metric, key = divmod(code, len(key_names) + 1)
             if key > 0 and key_names[key - 1]:
                 groups[(str(metric_names[metric]), key_names[key - 1])] = positions
         self._groups = groups
-
-
-def _split_by_code(codes: np.ndarray, count: int) -> list[tuple[int, np.ndarray]]:
-    """Return (code, positions in file order) for every code present in ``codes``."""
-    if codes.size == 0:
-        return []
-    # numpy sorts integers of 16 bits or fewer with a stable radix sort.
-    small = codes.astype(np.uint16) if count <= np.iinfo(np.uint16).max else codes
-    order = np.argsort(small, kind="stable")
-    bounds = np.cumsum(np.bincount(codes, minlength=count))
-    starts = np.concatenate(([0], bounds[:-1]))
-    return [
-        (code, order[starts[code] : bounds[code]])
-        for code in range(count)
-        if bounds[code] > starts[code]
-    ]
 
 
 def run_profile(run: Run) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from perfreport.analysis.endpoints import (
 )
 from perfreport.analysis.percentiles import trend_statistics, validate_trend_stats
 from perfreport.errors import InputError
-from perfreport.ingest.run_metadata import read_run_metadata
+from perfreport.ingest.run_metadata import read_run_metadata, unreadable
 
 DEFAULT_STATS = ("med", "p(90)", "p(95)", "p(99)")
 UNIT_BY_CONTAINS = {"time": "ms", "data": "bytes"}
@@ -118,7 +118,7 @@ def _read_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
         # ParquetFile reads without pyarrow.dataset, which would import pandas.
         file = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as error:
-        raise _unreadable(path, error) from None
+        raise unreadable(path, error) from None
     names = set(file.schema_arrow.names)
     columns = ["metric", "value", *(column for column in ENDPOINT_TAGS if column in names)]
     if "metric" not in names or "value" not in names:
@@ -145,11 +145,7 @@ def _batches_of(future: Future[pa.Table], path: str | Path) -> list[pa.RecordBat
     try:
         return future.result().to_batches()
     except (pa.ArrowInvalid, OSError) as error:
-        raise _unreadable(path, error) from None
-
-
-def _unreadable(path: str | Path, error: Exception) -> InputError:
-    return InputError(path, f"Parquet file is unreadable ({error})", hint=REWRITE_HINT)
+        raise unreadable(path, error) from None
 
 
 def _bucket_points(

@@ -131,14 +131,14 @@ def summarize(
     values_all = points["value"].to_numpy(dtype=np.float64)
     rows: list[dict[str, Any]] = []
     metric_codes, metric_names = pd.factorize(points["metric"], sort=False)
-    for code, positions in _groups(metric_codes):
+    for code, positions in split_positions(metric_codes):
         metric_name = str(metric_names[code])
         definition = run.metrics.get(metric_name) or MetricDef(metric_name, "gauge")
         values = values_all[positions]
         rows.extend(_metric_rows(definition, values, "", trend_stats, duration, key_column))
         if key_codes is not None:
             per_key = sorted(
-                ((str(key_names[key]), inner) for key, inner in _groups(key_codes[positions]) if key >= 0),
+                ((str(key_names[key]), inner) for key, inner in split_positions(key_codes[positions]) if key >= 0),
                 key=lambda item: item[0],
             )
             for key, inner in per_key:
@@ -158,7 +158,7 @@ def summarize(
     return frame
 
 
-def _groups(codes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+def split_positions(codes: np.ndarray) -> list[tuple[int, np.ndarray]]:
     """Split positions 0..n-1 by code; each group keeps its positions in file order.
 
     Codes below -1 do not occur; -1 (a key left out) forms a group like any other.

@@ -40,6 +40,7 @@ from perfreport.ingest.run_metadata import (
     FORMAT_VERSION,
     METADATA_KEY,
     read_run_metadata,
+    unreadable,
 )
 from perfreport.model import (
     META_PREFIX,
@@ -327,11 +328,7 @@ def read_parquet(path: str | Path, *, name: str | None = None, sample_metadata: 
     try:
         table = _read_points(path, sample_metadata)
     except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(
-            path,
-            f"Parquet file is unreadable ({error})",
-            hint="write it again with `perfreport ingest`",
-        ) from None
+        raise unreadable(path, error) from None
     table = table.replace_schema_metadata(None)
     return _run_from_metadata(meta, points.table_to_frame(table), name)
 

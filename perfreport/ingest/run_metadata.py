@@ -20,16 +20,21 @@ FORMAT_VERSION = f"{FORMAT_NAME}/1"
 METADATA_KEY = b"perfreport"
 
 
+def unreadable(path: str | Path, error: Exception) -> InputError:
+    """Return the error for a Parquet run file that pyarrow cannot read."""
+    return InputError(
+        path,
+        f"Parquet file is unreadable ({error})",
+        hint="write it again with `perfreport ingest`",
+    )
+
+
 def read_run_metadata(path: str | Path) -> dict[str, Any]:
     """Return the ``perfreport`` metadata of a Parquet run file; check its version."""
     try:
         key_values = pq.ParquetFile(path).metadata.metadata or {}
     except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(
-            path,
-            f"Parquet file is unreadable ({error})",
-            hint="write it again with `perfreport ingest`",
-        ) from None
+        raise unreadable(path, error) from None
     raw = key_values.get(METADATA_KEY)
     if raw is None:
         raise InputError(
