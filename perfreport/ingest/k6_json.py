@@ -26,7 +26,6 @@ Facts about k6 v1.1.0's output this reader relies on:
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -75,11 +74,8 @@ from perfreport.model import (
 
 BLOCK_BYTES = 6 * 1024 * 1024
 """Bytes of content handed to the JSON parser at a time."""
-PARSE_THREADS = min(4, (os.cpu_count() or 1) + 1)
-"""Threads parsing blocks: one more than the cores (at most four), because the
-reading thread also writes Parquet and the parse threads wait on it and on the
-GIL. On 2 cores, three threads ingested 1 GB about 5 % faster than two, with
-about 40 MiB more peak memory."""# Blocks read ahead, so that a thread has its next block while the reading
+PARSE_THREADS = 2
+# Blocks read ahead, so that a thread has its next block while the reading
 # thread writes the previous one's points.
 MAX_BLOCKS_IN_FLIGHT = 2 * PARSE_THREADS
 # A rejected block is halved until a piece has at most this many lines, which are
