@@ -80,8 +80,8 @@ def parquet_percentiles(
         trend &= set(metrics)
     metric_ids = {name: number for number, name in enumerate(definitions, start=1)}
     width = len(metric_ids) + 1
-    buckets, labels = _bucket_points(_read_batches(path), metric_ids, in_file_order="avg" in stats)
-    kept = _busiest_endpoints(buckets, width, len(labels), max_keys)
+    buckets, labels, first_rows = _bucket_points(_read_batches(path), metric_ids, in_file_order="avg" in stats)
+    kept = _busiest_endpoints(buckets, width, first_rows, max_keys)
 
     rows: list[TrendRow] = []
     for name in sorted(trend):
@@ -150,8 +150,9 @@ def _batches_of(future: Future[pa.Table], path: str | Path) -> list[pa.RecordBat
 
 def _bucket_points(
     batches: Iterable[pa.RecordBatch], metric_ids: dict[str, int], *, in_file_order: bool
-) -> tuple[dict[int, list[np.ndarray]], list[str]]:
-    """Return the points' values in buckets by group code, and the endpoint labels.
+) -> tuple[dict[int, list[np.ndarray]], list[str], np.ndarray]:
+    """Return the points' values in buckets by group code, the endpoint labels,
+    and the file row of each endpoint's first point (index = endpoint number - 1).
 
     A group code is ``endpoint * (len(metric_ids) + 1) + metric``: the endpoint
     numbers count from 1 into the returned labels, and the metric numbers
@@ -166,6 +167,8 @@ def _bucket_points(
     width = len(metric_ids) + 1
     labels: dict[str, int] = {}
     buckets: dict[int, list[np.ndarray]] = {}
+    first_rows: dict[int, int] = {}
+    batch_start = 0
     for batch in batches:
         # Column 0 is the metric, 1 to 3 the endpoint tags; entries[c][k - 1]
         # is what code k of column c stands for.
@@ -197,16 +200,26 @@ def _bucket_points(
         lookup[distinct_values] = group_of
         groups = lookup[combined]
         values = _chunk_values(batch.column("value"))
-        _add_pieces(buckets, groups, values, 1)
+        for code, row in _add_pieces(buckets, groups, values, 1).items():
+            # An endpoint's points of several metrics have codes of their own.
+            number = code // width
+            first_rows[number] = min(first_rows.get(number, batch_start + row), batch_start + row)
         if in_file_order:
             _add_pieces(buckets, groups % width, values, -1)
-    return buckets, list(labels)
+        batch_start += batch.num_rows
+    first = np.array([first_rows[number] for number in range(1, len(labels) + 1)], dtype=np.int64)
+    return buckets, list(labels), first
 
 
-def _add_pieces(buckets: dict[int, list[np.ndarray]], codes: np.ndarray, values: np.ndarray, sign: int) -> None:
-    """Append each code's values, in file order, to the bucket of ``sign * code``."""
+def _add_pieces(
+    buckets: dict[int, list[np.ndarray]], codes: np.ndarray, values: np.ndarray, sign: int
+) -> dict[int, int]:
+    """Append each code's values, in file order, to the bucket of ``sign * code``.
+
+    Returns the row of each code's first value in ``codes``.
+    """
     if codes.size == 0:
-        return
+        return {}
     # numpy sorts integers of 16 bits or fewer with a stable radix sort, in
     # linear time. Wider codes take a stable comparison sort.
     order = np.argsort(codes, kind="stable")
@@ -214,8 +227,13 @@ def _add_pieces(buckets: dict[int, list[np.ndarray]], codes: np.ndarray, values:
     sorted_values = values[order]
     cuts = np.flatnonzero(sorted_codes[1:] != sorted_codes[:-1]) + 1
     bounds = [0, *cuts.tolist(), codes.size]
+    first_rows = {}
     for start, end in itertools.pairwise(bounds):
-        buckets.setdefault(sign * int(sorted_codes[start]), []).append(sorted_values[start:end])
+        code = int(sorted_codes[start])
+        buckets.setdefault(sign * code, []).append(sorted_values[start:end])
+        # The sort is stable, so a code's first sorted entry is its first row.
+        first_rows[code] = int(order[start])
+    return first_rows
 
 
 def _joined(pieces: list[np.ndarray]) -> tuple[np.ndarray, bool]:
@@ -227,8 +245,15 @@ def _joined(pieces: list[np.ndarray]) -> tuple[np.ndarray, bool]:
     return np.concatenate(pieces), True
 
 
-def _busiest_endpoints(buckets: dict[int, list[np.ndarray]], width: int, count: int, max_keys: int) -> set[int]:
-    """Return the numbers of the ``max_keys`` endpoints with the most points of any metric."""
+def _busiest_endpoints(
+    buckets: dict[int, list[np.ndarray]], width: int, first_rows: np.ndarray, max_keys: int
+) -> set[int]:
+    """Return the numbers of the ``max_keys`` endpoints with the most points of any metric.
+
+    Of endpoints with equally many points, the one whose first point comes
+    first in the file is kept, as ``summarize`` keeps it.
+    """
+    count = first_rows.size
     sizes = np.zeros(count + 1, dtype=np.int64)
     for code, pieces in buckets.items():
         if code >= 0:
@@ -236,7 +261,8 @@ def _busiest_endpoints(buckets: dict[int, list[np.ndarray]], width: int, count: 
     numbers = np.arange(1, count + 1)
     if count <= max_keys:
         return set(numbers.tolist())
-    busiest = np.argsort(-sizes[1:], kind="stable")[:max_keys]
+    # np.lexsort sorts by its last key first.
+    busiest = np.lexsort((first_rows, -sizes[1:]))[:max_keys]
     return set(numbers[busiest].tolist())
 
 
