@@ -1,4 +1,4 @@
-"""Cases where parquet_percentiles disagreed with summarize."""
+"""Cases where parquet_percentiles disagreed with summarize or raised a raw error."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ import math
 import random
 from pathlib import Path
 
+import pyarrow.parquet as pq
+import pytest
+
 from perfreport.analysis.parquet_percentiles import parquet_percentiles
 from perfreport.analysis.summary import summarize
+from perfreport.errors import InputError
 from perfreport.ingest.parquet import ingest_to_parquet, read_parquet
 
 STATS = ["count", "avg", "min", "med", "max", "p(95)"]
@@ -75,3 +79,33 @@ def test_max_keys_ties_among_many_urls(tmp_path):
 
     assert_same(fast_rows(target, max_keys=50), slow_rows(target, max_keys=50))
 
+
+def corrupted_copy(tmp_path: Path, find: bytes, replace: bytes) -> Path:
+    """Write a small run file without compression and overwrite ``find`` in its bytes."""
+    source = tmp_path / "run.json"
+    write_k6(source, [("latency", 1.0, {"method": "GET", "url": "/qqqqqqqq", "zqzq": "x"})] * 3)
+    ingested = tmp_path / "run.parquet"
+    ingest_to_parquet(source, ingested)
+    metadata = pq.ParquetFile(ingested).metadata.metadata
+    table = pq.read_table(ingested).replace_schema_metadata(metadata)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table, plain, compression="none", write_statistics=False)
+    data = plain.read_bytes()
+    assert find in data
+    target = tmp_path / "corrupt.parquet"
+    target.write_bytes(data.replace(find, replace))
+    return target
+
+
+def test_invalid_utf8_tag_value_raises_input_error(tmp_path):
+    path = corrupted_copy(tmp_path, b"/qqqqqqqq", b"/\xffqqqqqqq")
+    with pytest.raises(InputError) as caught:
+        parquet_percentiles(path, STATS)
+    assert str(path) in str(caught.value)
+
+
+def test_invalid_utf8_column_name_raises_input_error(tmp_path):
+    path = corrupted_copy(tmp_path, b"tag.zqzq", b"tag.\xffqzq")
+    with pytest.raises(InputError) as caught:
+        parquet_percentiles(path, STATS)
+    assert str(path) in str(caught.value)

@@ -117,7 +117,7 @@ def _read_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
     try:
         # ParquetFile reads without pyarrow.dataset, which would import pandas.
         file = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as error:
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as error:
         raise unreadable(path, error) from None
     names = set(file.schema_arrow.names)
     columns = ["metric", "value", *(column for column in ENDPOINT_TAGS if column in names)]
@@ -138,7 +138,11 @@ def _read_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
 
 def _read_groups(file: pq.ParquetFile, groups: list[int], columns: list[str]) -> pa.Table:
     # One batch of several row groups: fewer, longer numpy calls per point.
-    return file.read_row_groups(groups, columns=columns).unify_dictionaries().combine_chunks()
+    table = file.read_row_groups(groups, columns=columns).unify_dictionaries().combine_chunks()
+    # The buffers are read directly below, so a corrupt file's dictionary
+    # indices out of range or invalid UTF-8 must raise ArrowInvalid here.
+    table.validate(full=True)
+    return table
 
 
 def _batches_of(future: Future[pa.Table], path: str | Path) -> list[pa.RecordBatch]:

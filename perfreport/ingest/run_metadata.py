@@ -33,7 +33,9 @@ def read_run_metadata(path: str | Path) -> dict[str, Any]:
     """Return the ``perfreport`` metadata of a Parquet run file; check its version."""
     try:
         key_values = pq.ParquetFile(path).metadata.metadata or {}
-    except (pa.ArrowInvalid, OSError) as error:
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as error:
+        # pyarrow decodes the footer's column names as it opens the file, so
+        # a corrupt name raises UnicodeDecodeError.
         raise unreadable(path, error) from None
     raw = key_values.get(METADATA_KEY)
     if raw is None:
