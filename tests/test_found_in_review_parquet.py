@@ -7,6 +7,8 @@ import math
 import random
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -109,3 +111,27 @@ def test_invalid_utf8_column_name_raises_input_error(tmp_path):
     with pytest.raises(InputError) as caught:
         parquet_percentiles(path, STATS)
     assert str(path) in str(caught.value)
+
+
+def test_value_column_of_other_type_rejected(tmp_path):
+    source = tmp_path / "run.json"
+    write_k6(source, [("latency", 1.5, {"method": "GET", "url": "/a"})] * 3)
+    ingested = tmp_path / "run.parquet"
+    ingest_to_parquet(source, ingested)
+    metadata = pq.ParquetFile(ingested).metadata.metadata
+    table = pq.read_table(ingested)
+    table = table.set_column(table.schema.get_field_index("value"), "value", table["value"].cast("float32"))
+    narrowed = tmp_path / "float32.parquet"
+    pq.write_table(table.replace_schema_metadata(metadata), narrowed)
+    with pytest.raises(InputError, match="value column of float"):
+        parquet_percentiles(narrowed, STATS)
+
+
+def test_index_out_of_dictionary_range_rejected():
+    from perfreport.analysis.parquet_percentiles import _check_range
+
+    _check_range(np.array([-1, 0, 2], dtype=np.int32), 3)
+    with pytest.raises(pa.ArrowInvalid, match="out of range"):
+        _check_range(np.array([0, 3], dtype=np.int32), 3)
+    with pytest.raises(pa.ArrowInvalid, match="out of range"):
+        _check_range(np.array([-2], dtype=np.int32), 3)

@@ -80,7 +80,10 @@ def parquet_percentiles(
         trend &= set(metrics)
     metric_ids = {name: number for number, name in enumerate(definitions, start=1)}
     width = len(metric_ids) + 1
-    buckets, labels, first_rows = _bucket_points(_read_batches(path), metric_ids, in_file_order="avg" in stats)
+    try:
+        buckets, labels, first_rows = _bucket_points(_read_batches(path), metric_ids, in_file_order="avg" in stats)
+    except pa.ArrowInvalid as error:
+        raise unreadable(path, error) from None
     kept = _busiest_endpoints(buckets, width, first_rows, max_keys)
 
     rows: list[TrendRow] = []
@@ -123,6 +126,9 @@ def _read_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
     columns = ["metric", "value", *(column for column in ENDPOINT_TAGS if column in names)]
     if "metric" not in names or "value" not in names:
         raise InputError(path, "Parquet run file is missing the metric or value column", hint=REWRITE_HINT)
+    value_type = file.schema_arrow.field("value").type
+    if value_type != pa.float64():
+        raise InputError(path, f"Parquet run file has a value column of {value_type}, not double", hint=REWRITE_HINT)
     starts = range(0, file.num_row_groups, ROW_GROUPS_PER_READ)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
@@ -139,9 +145,14 @@ def _read_batches(path: str | Path) -> Iterator[pa.RecordBatch]:
 def _read_groups(file: pq.ParquetFile, groups: list[int], columns: list[str]) -> pa.Table:
     # One batch of several row groups: fewer, longer numpy calls per point.
     table = file.read_row_groups(groups, columns=columns).unify_dictionaries().combine_chunks()
-    # The buffers are read directly below, so a corrupt file's dictionary
-    # indices out of range or invalid UTF-8 must raise ArrowInvalid here.
-    table.validate(full=True)
+    # The buffers are read directly below, so a corrupt file's invalid UTF-8
+    # must raise ArrowInvalid here. Checking the few dictionary entries costs
+    # little. The indices are checked against them as they are folded.
+    table.validate()
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            for chunk in column.chunks:
+                chunk.dictionary.validate(full=True)
     return table
 
 
@@ -188,7 +199,7 @@ def _bucket_points(
             combined, distinct_values, widths = folded
             distinct = _unfold(distinct_values, widths)
         else:
-            codes = [_chunk_codes(column) for column in indices]
+            codes = [_chunk_codes(column, len(names)) for column, names in zip(indices, entries)]
             combined, distinct = combine_codes(codes, batch.num_rows)
             distinct_values = np.arange(len(distinct))
         # The group of each distinct (metric, name, method, url) of the batch.
@@ -285,10 +296,11 @@ def _fold(indices: list[pa.Array], widths: list[int], size: int) -> tuple[np.nda
     combined = np.full(size, sum(math.prod(widths[:column]) for column in range(len(widths))), dtype=np.int32)
     step = 1
     for column, column_width in zip(indices, widths):
-        raw = _buffer_array(column, f"<i{column.type.bit_width // 8}")
+        raw = _index_array(column)
         if column.null_count:
             # The index under a null is undefined, and its code is -1 here.
             raw = np.where(_valid(column), raw, -1)
+        _check_range(raw, column_width - 1)
         combined += raw * np.int32(step)
         step *= column_width
     distinct = np.flatnonzero(np.bincount(combined, minlength=radix))
@@ -321,12 +333,25 @@ def _indices(chunk: pa.Array) -> pa.Array:
 # takes longer than the whole computation here.
 
 
-def _chunk_codes(indices: pa.Array) -> np.ndarray:
+def _chunk_codes(indices: pa.Array, size: int) -> np.ndarray:
     """Return one chunk's dictionary indices plus one, with 0 where a value is null."""
-    codes = np.add(_buffer_array(indices, f"<i{indices.type.bit_width // 8}"), 1, dtype=np.int32)
+    codes = np.add(_index_array(indices), 1, dtype=np.int64)
     if indices.null_count:
         codes[~_valid(indices)] = 0
+    _check_range(codes - 1, size)
     return codes
+
+
+def _index_array(indices: pa.Array) -> np.ndarray:
+    """Return the dictionary indices as numpy integers of their own width and sign."""
+    kind = "i" if pa.types.is_signed_integer(indices.type) else "u"
+    return _buffer_array(indices, f"<{kind}{indices.type.bit_width // 8}")
+
+
+def _check_range(raw: np.ndarray, size: int) -> None:
+    """Raise ArrowInvalid unless every index is -1 (null) or below ``size``."""
+    if raw.size and (int(raw.min()) < -1 or int(raw.max()) >= size):
+        raise pa.ArrowInvalid(f"dictionary index out of range 0..{size - 1}")
 
 
 def _chunk_values(values: pa.Array) -> np.ndarray:
