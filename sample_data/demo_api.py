@@ -365,6 +365,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.metrics.observe_request(
             path, "GET", self._status, time.perf_counter() - started
         )
+        self._flush()
 
     def do_POST(self) -> None:
         started = time.perf_counter()
@@ -382,6 +383,7 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.metrics.observe_request(
             path, "POST", self._status, time.perf_counter() - started
         )
+        self._flush()
 
     def _create_risk(self) -> None:
         length_header = self.headers.get("Content-Length") or "0"
@@ -446,14 +448,19 @@ class DemoHandler(BaseHTTPRequestHandler):
         content_type: str,
         headers: dict[str, str],
     ) -> None:
+        # _flush writes the response after the request is counted, so a client
+        # that reads /metrics right after its response finds it counted.
         self._status = int(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in headers.items():
             self.send_header(name, value)
+        self._body = body
+
+    def _flush(self) -> None:
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(self._body)
 
 
 def stop_on_sigterm(server: ThreadingHTTPServer) -> None:
