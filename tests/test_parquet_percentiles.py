@@ -61,7 +61,7 @@ def test_whole_metric_equals_k6_export(stress_parquet):
 
 
 def test_row_groups_with_different_dictionaries(tmp_path, stress_parquet):
-    # Small row groups: each has a dictionary of its own, with other entries.
+    # Small row groups each get a dictionary of their own, with other entries.
     raw_metadata = pq.ParquetFile(stress_parquet).metadata.metadata
     table = pq.read_table(stress_parquet).replace_schema_metadata(raw_metadata)
     split = tmp_path / "split.parquet"

@@ -2,10 +2,10 @@
 
 :func:`summarize` loads a whole run into pandas and computes every statistic of
 every metric. When only the Trend statistics of a run file are needed,
-:func:`parquet_percentiles` is the fast way: it reads the metric, value and
-endpoint tag columns alone with pyarrow, a few row groups at a time, sorts each
-batch's points into buckets by a small integer group code (a radix sort), and
-computes each bucket's statistics with
+:func:`parquet_percentiles` is the fast way. It reads only the metric, value and
+endpoint tag columns with pyarrow, a few row groups at a time. It sorts each
+batch's points into buckets by a small integer group code (a radix sort). Then
+it computes each bucket's statistics with
 :func:`~perfreport.analysis.percentiles.trend_statistics`, so the numbers equal
 ``summarize``'s and k6's to the last bit. It does not import pandas.
 
@@ -84,7 +84,7 @@ def parquet_percentiles(
         buckets, labels, first_rows = _bucket_points(_read_batches(path), metric_ids, in_file_order="avg" in stats)
     except pa.ArrowInvalid as error:
         raise unreadable(path, error) from None
-    kept = _busiest_endpoints(buckets, width, first_rows, max_keys)
+    kept_endpoints = _busiest_endpoints(buckets, width, first_rows, max_keys)
 
     rows: list[TrendRow] = []
     for name in sorted(trend):
@@ -104,7 +104,7 @@ def parquet_percentiles(
         keyed = []
         for number, label in enumerate(labels, start=1):
             pieces = buckets.get(number * width + metric)
-            if label and pieces and number in kept:
+            if label and pieces and number in kept_endpoints:
                 keyed.append((label, *_joined(pieces)))
         for label, group_values, owned in sorted(keyed, key=lambda item: item[0]):
             rows.extend(_rows(name, label, group_values, stats, unit, owned=owned))
@@ -185,8 +185,8 @@ def _bucket_points(
     first_rows: dict[int, int] = {}
     batch_start = 0
     for batch in batches:
-        # Column 0 is the metric, 1 to 3 the endpoint tags; entries[c][k - 1]
-        # is what code k of column c stands for.
+        # The columns are those of ``present``: the metric, then the endpoint
+        # tags the file has. entries[c][k - 1] is what code k of column c is.
         indices: list[pa.Array] = []
         entries: list[list[str]] = []
         present = [column for column in ("metric", *ENDPOINT_TAGS) if column in batch.schema.names]

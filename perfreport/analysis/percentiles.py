@@ -103,7 +103,7 @@ def k6_quantile(values: np.ndarray, level: float) -> float:
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0:
         return math.nan
-    (lower, upper, _), = k6_ranks(values.size, [level])
+    lower, upper, _ = k6_ranks(values.size, [level])[0]
     return k6_percentiles(np.partition(values, sorted({lower, upper})), [level])[0]
 
 
