@@ -77,6 +77,7 @@ class ByteSource:
         self._inflater = zlib.decompressobj(wbits=31) if self.compressed else None
         self._member_has_data = False
         self._pending_raw = b""
+        self._spill = b""
         self.raw_position_bytes = 0
         self.gzip_incomplete = False
         self.gzip_error: str | None = None
@@ -101,6 +102,25 @@ class ByteSource:
             self._finished = not data
             return data
         return self._read_gzip(size)
+
+    def readinto(self, target: memoryview) -> int:
+        """Fill the start of ``target`` with content; return the bytes written (0 at the end).
+
+        A plain file is read straight into ``target``, with no copy on the way.
+        """
+        if self._finished and not self._spill:
+            return 0
+        if self._inflater is None:
+            size = self._file.readinto(target)
+            self.raw_position_bytes += size
+            self._finished = not size
+            return size
+        data = self._spill or self._read_gzip(len(target))
+        # Decoding can end with more bytes than asked for; they come next time.
+        self._spill = data[len(target) :]
+        size = min(len(data), len(target))
+        target[:size] = data[:size]
+        return size
 
     def _read_gzip(self, size: int) -> bytes:
         pieces: list[bytes] = []

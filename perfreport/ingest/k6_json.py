@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
@@ -82,6 +83,7 @@ MAX_BLOCKS_IN_FLIGHT = 2 * PARSE_THREADS
 # then checked one by one with the json module.
 LINE_CHECK_LINES = 64
 _METRIC_MARKER = b'"Metric"'
+_POINT_THIRD_BYTE = ord("m")
 _METRIC_TYPES = ("counter", "gauge", "rate", "trend")
 _CONTAINS = ("default", "time", "data")
 
@@ -332,29 +334,50 @@ def _split_metric_lines(
     return kept, numbers
 
 
+def _point_lines_only(data: bytes | bytearray, newlines: np.ndarray) -> bool:
+    """Whether every line starts as k6 writes a Point line, ``{"metric":``.
+
+    A k6 Metric line starts with ``{"type":``. Looking at one byte per line costs
+    far less than searching the block for ``"Metric"``. A line that starts
+    otherwise sends the block through :func:`_split_metric_lines`, and a Metric
+    line written another way is still found, by the slower paths.
+    """
+    if len(newlines) == 0:
+        return True
+    starts = np.empty(len(newlines), dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = newlines[:-1] + 1
+    third = np.frombuffer(data, dtype=np.uint8)[np.minimum(starts + 2, len(data) - 1)]
+    return bool((third == _POINT_THIRD_BYTE).all())
+
+
 def parse_block(
     block: LineBlock, tag_keys: Sequence[str], meta_keys: Sequence[str]
 ) -> BlockResult:
     """Parse a block of complete lines into points, metric definitions and bad lines.
 
-    Tries, in turn: DuckDB with deduplicated tags (the fast path), pyarrow on the
-    whole block, and pyarrow on halves of the block down to single lines, so
-    that bad lines are found and counted.
+    Lines are numbered from 1 at the block's start; :meth:`BlockResult.shift_lines`
+    moves the numbers to the file's. Tries, in turn: DuckDB with deduplicated
+    tags (the fast path), pyarrow on the whole block, and pyarrow on halves of
+    the block down to single lines, so that bad lines are found and counted.
     """
-    result = BlockResult(lines=block.lines)
-    lines: Sequence[bytes] | None = None
-    numbers: Sequence[int] = range(block.first_line, block.first_line + block.lines)
     data = block.data
-    if _METRIC_MARKER in data:
+    newlines = k6_json_duckdb.newline_positions(data)
+    result = BlockResult(lines=len(newlines))
+    lines: Sequence[bytes] | None = None
+    numbers: Sequence[int] = range(1, len(newlines) + 1)
+    if not _point_lines_only(data, newlines):
         # Metric lines come early in a file, so this copy happens in few blocks.
-        lines, numbers = _split_metric_lines(data, block.first_line, result)
+        lines, numbers = _split_metric_lines(data, 1, result)
         data = b"".join(line + b"\n" for line in lines)
+        newlines = None
     count = len(numbers)
     if count == 0:
         return result
 
     try:
-        _add_table(result, k6_json_duckdb.parse_points(data, count), numbers)
+        points = k6_json_duckdb.parse_points(data, count, newlines)
+        _add_table(result, points, numbers)
         return result
     except k6_json_duckdb.FastPathRejected:
         pass
@@ -437,39 +460,38 @@ def metric_def_from_record(
 
 @dataclass(frozen=True)
 class LineBlock:
-    """Whole lines of content: ``data`` has ``lines`` newlines, from ``first_line`` on.
+    """Whole lines of content, or (``complete`` false) the content after the last newline.
 
-    ``complete`` is false for the content after the last newline, when the file
-    does not end with one; then ``lines`` is 0.
+    A block does not know where it starts in the file: the reading thread only
+    reads, and the lines are counted by the thread that parses the block.
     """
 
     data: bytes | bytearray
-    first_line: int
-    lines: int
     complete: bool = True
 
 
 def iter_line_blocks(source: ByteSource, block_bytes: int) -> Iterator[LineBlock]:
-    """Yield the content in pieces of about ``block_bytes``, cut after a newline."""
-    rest = bytearray()
-    line = 1
+    """Yield the content in pieces of about ``block_bytes``, cut after a newline.
+
+    Each block is read into its own buffer, after the partial line carried over
+    from the previous one, so that its bytes are copied once.
+    """
+    rest = b""
     while True:
-        chunk = source.read(block_bytes)
-        if not chunk:
+        buffer = bytearray(len(rest) + block_bytes)
+        buffer[: len(rest)] = rest
+        size = len(rest) + source.readinto(memoryview(buffer)[len(rest) :])
+        if size == len(rest):
             break
-        cut = chunk.rfind(b"\n") + 1
+        cut = buffer.rfind(b"\n", 0, size) + 1
         if cut == 0:
-            rest += chunk  # a line longer than a block: keep reading
+            rest = bytes(buffer[:size])  # a line longer than a block: keep reading
             continue
-        # One copy per block: the partial line carried over, then this chunk's lines.
-        data = rest
-        data += memoryview(chunk)[:cut]
-        rest = bytearray(memoryview(chunk)[cut:])
-        lines = data.count(b"\n")
-        yield LineBlock(data, line, lines)
-        line += lines
+        rest = bytes(buffer[cut:size])
+        del buffer[cut:]
+        yield LineBlock(buffer)
     if rest:
-        yield LineBlock(rest, line, 0, complete=False)
+        yield LineBlock(rest, complete=False)
 
 
 def read_k6_json_points(
@@ -490,7 +512,7 @@ def read_k6_json_points(
         for block in iter_line_blocks(source, BLOCK_BYTES):
             if not block.complete:
                 _drain(pending, state, 0)
-                _read_last_piece(block, state)
+                _read_last_piece(block.data, state)
                 break
             tags, meta = list(state.tag_keys), list(state.meta_keys)
             pending.append(pool.submit(parse_block, block, tags, meta))
@@ -508,27 +530,33 @@ def _drain(pending: deque[Future[BlockResult]], state: ReadState, keep: int) -> 
     while len(pending) > keep:
         future = pending.popleft()
         try:
-            state.consume(future.result())
+            _consume(state, future.result())
         except InputError:
             for other in pending:
                 other.cancel()
             raise
 
 
-def _read_last_piece(piece: LineBlock, state: ReadState) -> None:
+def _consume(state: ReadState, result: BlockResult) -> None:
+    """Number a block's lines from where the file is, then account for them."""
+    result.shift_lines(state.stats.lines_read)
+    state.consume(result)
+
+
+def _read_last_piece(piece: bytes | bytearray, state: ReadState) -> None:
     """Read the content after the last newline: a whole record, or a truncated one."""
-    if not piece.data.strip():
+    if not piece.strip():
         return
     try:
-        loads(piece.data)
+        loads(piece)
     except NestingTooDeepError:
         pass  # a whole line, reported as bad by parse_block
     except ValueError:
-        state.warn_truncated(piece.first_line)
+        state.warn_truncated(state.stats.lines_read + 1)
         return
-    whole = LineBlock(bytes(piece.data) + b"\n", piece.first_line, 1)
+    whole = LineBlock(bytes(piece) + b"\n")
     tags, meta = list(state.tag_keys), list(state.meta_keys)
-    state.consume(parse_block(whole, tags, meta))
+    _consume(state, parse_block(whole, tags, meta))
 
 
 def _warn_undefined_metrics(state: ReadState) -> None:

@@ -69,6 +69,18 @@ class BlockResult:
     negative_values: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Metric name to (count of negative values, line of the first one)."""
 
+    def shift_lines(self, offset: int) -> None:
+        """Add ``offset`` to every line number (block-relative to file numbers)."""
+        if not offset:
+            return
+        self.bad_lines = [(number + offset, why) for number, why in self.bad_lines]
+        for metric_line in self.metric_lines:
+            metric_line.line += offset
+        self.negative_values = {
+            metric: (count, line + offset)
+            for metric, (count, line) in self.negative_values.items()
+        }
+
 
 @dataclass
 class ReadState:
