@@ -104,7 +104,7 @@ class ByteSource:
         return self._read_gzip(size)
 
     def readinto(self, target: memoryview) -> int:
-        """Fill the start of ``target`` with content; return the bytes written (0 at the end).
+        """Read content into the start of ``target``; return its size, 0 at the end.
 
         A plain file is read straight into ``target``, with no copy on the way.
         """
@@ -116,7 +116,7 @@ class ByteSource:
             self._finished = not size
             return size
         data = self._spill or self._read_gzip(len(target))
-        # Decoding can end with more bytes than asked for; they come next time.
+        # Decoding can return more bytes than fit, so the rest go to the next call.
         self._spill = data[len(target) :]
         size = min(len(data), len(target))
         target[:size] = data[:size]

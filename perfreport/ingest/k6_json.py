@@ -335,7 +335,7 @@ def _split_metric_lines(
 
 
 def _point_lines_only(data: bytes | bytearray, newlines: np.ndarray) -> bool:
-    """Whether every line starts as k6 writes a Point line, ``{"metric":``.
+    """Return whether every line starts as k6 writes a Point line, ``{"metric":``.
 
     A k6 Metric line starts with ``{"type":``. Looking at one byte per line costs
     far less than searching the block for ``"Metric"``. A line that starts
@@ -356,10 +356,11 @@ def parse_block(
 ) -> BlockResult:
     """Parse a block of complete lines into points, metric definitions and bad lines.
 
-    Lines are numbered from 1 at the block's start; :meth:`BlockResult.shift_lines`
-    moves the numbers to the file's. Tries, in turn: DuckDB with deduplicated
-    tags (the fast path), pyarrow on the whole block, and pyarrow on halves of
-    the block down to single lines, so that bad lines are found and counted.
+    Lines are numbered from 1 at the block's start, and
+    :meth:`BlockResult.shift_lines` moves the numbers to the file's. Tries, in
+    turn: DuckDB with deduplicated tags (the fast path), pyarrow on the whole
+    block, and pyarrow on halves of the block down to single lines, so that bad
+    lines are found and counted.
     """
     data = block.data
     newlines = k6_json_duckdb.newline_positions(data)
@@ -466,30 +467,36 @@ class LineBlock:
     reads, and the lines are counted by the thread that parses the block.
     """
 
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview
     complete: bool = True
 
 
-def iter_line_blocks(source: ByteSource, block_bytes: int) -> Iterator[LineBlock]:
+def iter_line_blocks(
+    source: ByteSource, block_bytes: int, spare: list[bytearray] | None = None
+) -> Iterator[LineBlock]:
     """Yield the content in pieces of about ``block_bytes``, cut after a newline.
 
-    Each block is read into its own buffer, after the partial line carried over
-    from the previous one, so that its bytes are copied once.
+    Each block is read into a buffer of its own, after the partial line carried
+    over from the previous block, so that its bytes are copied once. A block's
+    data is a view of that buffer. Buffers put back in ``spare`` are filled
+    again: new ones would cost a page fault per 4 KiB.
     """
     rest = b""
     while True:
-        buffer = bytearray(len(rest) + block_bytes)
+        buffer = spare.pop() if spare else bytearray(block_bytes)
+        if len(buffer) - len(rest) < max(1, block_bytes // 2):
+            # A line longer than half a block: make room for more of it.
+            buffer = bytearray(len(rest) + block_bytes)
         buffer[: len(rest)] = rest
         size = len(rest) + source.readinto(memoryview(buffer)[len(rest) :])
         if size == len(rest):
             break
         cut = buffer.rfind(b"\n", 0, size) + 1
         if cut == 0:
-            rest = bytes(buffer[:size])  # a line longer than a block: keep reading
+            rest = bytes(buffer[:size])  # no newline yet: keep reading
             continue
         rest = bytes(buffer[cut:size])
-        del buffer[cut:]
-        yield LineBlock(buffer)
+        yield LineBlock(memoryview(buffer)[:cut])
     if rest:
         yield LineBlock(rest, complete=False)
 
@@ -507,38 +514,51 @@ def read_k6_json_points(
     Raises InputError at the first bad line when ``skip_bad_lines`` is false.
     """
     state = ReadState(Path(path), skip_bad_lines, sink)
+    spare: list[bytearray] = []
     with ByteSource(path) as source, ThreadPoolExecutor(PARSE_THREADS) as pool:
-        pending: deque[Future[BlockResult]] = deque()
-        for block in iter_line_blocks(source, BLOCK_BYTES):
+        pending: deque[tuple[Future[BlockResult], LineBlock]] = deque()
+        for block in iter_line_blocks(source, BLOCK_BYTES, spare):
             if not block.complete:
-                _drain(pending, state, 0)
+                _drain(pending, state, 0, spare)
                 _read_last_piece(block.data, state)
                 break
             tags, meta = list(state.tag_keys), list(state.meta_keys)
-            pending.append(pool.submit(parse_block, block, tags, meta))
-            _drain(pending, state, MAX_BLOCKS_IN_FLIGHT)
+            pending.append((pool.submit(parse_block, block, tags, meta), block))
+            _drain(pending, state, MAX_BLOCKS_IN_FLIGHT, spare)
             if progress is not None:
                 progress.update(source.raw_position_bytes)
-        _drain(pending, state, 0)
+        _drain(pending, state, 0, spare)
         if source.gzip_incomplete:
             state.warn_gzip_incomplete(source.gzip_error)
     _warn_undefined_metrics(state)
     return state
 
 
-def _drain(pending: deque[Future[BlockResult]], state: ReadState, keep: int) -> None:
+def _drain(
+    pending: deque[tuple[Future[BlockResult], LineBlock]],
+    state: ReadState,
+    keep: int,
+    spare: list[bytearray],
+) -> None:
+    """Consume parsed blocks, oldest first, until ``keep`` are left in flight.
+
+    A consumed block's buffer goes back to ``spare``: its parse is over, and no
+    table refers to it.
+    """
     while len(pending) > keep:
-        future = pending.popleft()
+        future, block = pending.popleft()
         try:
             _consume(state, future.result())
         except InputError:
-            for other in pending:
+            for other, _ in pending:
                 other.cancel()
             raise
+        if isinstance(block.data, memoryview) and isinstance(block.data.obj, bytearray):
+            spare.append(block.data.obj)
 
 
 def _consume(state: ReadState, result: BlockResult) -> None:
-    """Number a block's lines from where the file is, then account for them."""
+    """Move a block's line numbers to the file's, then add the block to ``state``."""
     result.shift_lines(state.stats.lines_read)
     state.consume(result)
 
