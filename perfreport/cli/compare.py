@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from perfreport.analysis import compare_cache
 from perfreport.analysis.compare import compare as compare_runs
 from perfreport.analysis.percentiles import DEFAULT_TREND_STATS
 from perfreport.analysis.summary import summarize
@@ -106,13 +107,19 @@ def compare(
     if correction not in ("holm", "bh"):
         raise UsageError(f"invalid --correction {correction!r}; use holm or bh")
     stats = tuple(dict.fromkeys(DEFAULT_TREND_STATS + parse_stats(stat)))
-    runs = [_load(path, skip_bad_lines=skip_bad_lines) for path in (baseline, *candidates)]
-    _run_names(runs)
-    _check_metrics(metric, runs)
-    comparison = compare_runs(
-        runs[0], *runs[1:], stats=stats, metrics=metric, confidence=confidence_level,
-        min_effect=effect, correction=correction, seed=seed,
-    )
+    paths = [check_input(path) for path in (baseline, *candidates)]
+    options = {
+        "stats": stats, "metrics": metric, "confidence": confidence_level, "min_effect": effect,
+        "correction": correction, "seed": seed,
+    }
+    key = compare_cache.comparison_key(paths, {**options, "skip_bad_lines": skip_bad_lines})
+    comparison = compare_cache.read_comparison(key)
+    if comparison is None:
+        runs = [_load(path, skip_bad_lines=skip_bad_lines) for path in paths]
+        _run_names(runs)
+        _check_metrics(metric, runs)
+        comparison = compare_runs(runs[0], *runs[1:], **options)
+        compare_cache.write_comparison(key, comparison)
     from perfreport.render import compare_table
 
     renderers = {
