@@ -167,6 +167,27 @@ def test_streaming_ingest_matches_load(
     ] == []
 
 
+def test_row_groups_gather_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "late.json"
+    write_late_key_file(source, 3000)
+    monkeypatch.setattr(k6_json, "BLOCK_BYTES", 4 * 1024)
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 500)
+    target = tmp_path / "late.parquet"
+
+    parquet.ingest_to_parquet(source, target)
+    stored = load(target)
+    direct = load(source, cache=False)
+
+    pd.testing.assert_frame_equal(stored.points, direct.points)
+    groups = [
+        pq.ParquetFile(target).metadata.row_group(i).num_rows
+        for i in range(pq.ParquetFile(target).num_row_groups)
+    ]
+    assert sum(groups) == 3000
+    assert len(groups) > 3
+    assert max(groups) >= 500
+
+
 def test_streaming_ingest_failure_leaves_nothing(tmp_path: Path) -> None:
     source = tmp_path / "bad.json"
     source.write_text(metric_line("m") + "oops\n" + point_line("m", 1, 1.0, None))

@@ -42,7 +42,8 @@ from perfreport.ingest.run_metadata import read_run_metadata, unreadable
 DEFAULT_STATS = ("med", "p(90)", "p(95)", "p(99)")
 UNIT_BY_CONTAINS = {"time": "ms", "data": "bytes"}
 REWRITE_HINT = "write it again with `perfreport ingest`"
-ROW_GROUPS_PER_READ = 8
+ROW_GROUPS_PER_READ = 2
+"""Row groups read at a time: ``perfreport ingest`` writes about 100,000 rows in each."""
 
 
 class TrendRow(NamedTuple):
