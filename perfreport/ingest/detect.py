@@ -144,15 +144,24 @@ class ByteSource:
         so 1 MiB of gzip can hold 27 MiB of lines.
         """
         assert self._inflater is not None
+        if not self._member_has_data:
+            # Zero bytes after a member are padding (tape archives, some tools);
+            # gzip and Python's gzip module skip them too.
+            self._pending_raw = self._pending_raw.lstrip(b"\0")
+            if not self._pending_raw:
+                return b""
+        before = self._inflater.copy()
         try:
             piece = self._inflater.decompress(self._pending_raw, max_bytes)
         except zlib.error as error:
-            # Keep what was decoded: the lines before the damage are usable.
+            # The failed call returns nothing, so decode its input again in small
+            # steps to keep the lines before the damage.
+            piece = _decode_until_error(before, self._pending_raw)
             self.gzip_error = f"{error} at compressed byte {self.raw_position_bytes}"
             self.gzip_incomplete = True
             self._finished = True
             self._pending_raw = b""
-            return b""
+            return piece
         self._member_has_data = True
         self._pending_raw = self._inflater.unconsumed_tail
         if self._inflater.eof:
@@ -169,6 +178,25 @@ class ByteSource:
             self.gzip_incomplete = True
         # After a cut stream, flush() can still release decoded bytes.
         return self._inflater.flush()
+
+
+def _decode_until_error(inflater: Any, raw: bytes, step: int = 64) -> bytes:
+    """Return what ``inflater`` decodes from ``raw`` before the byte that fails it."""
+    pieces = []
+    for start in range(0, len(raw), step):
+        chunk = raw[start : start + step]
+        saved = inflater.copy()
+        try:
+            pieces.append(inflater.decompress(chunk))
+            continue
+        except zlib.error:
+            inflater = saved
+        for offset in range(len(chunk)):
+            try:
+                pieces.append(inflater.decompress(chunk[offset : offset + 1]))
+            except zlib.error:
+                return b"".join(pieces)
+    return b"".join(pieces)
 
 
 def read_head(path: str | Path, size: int = HEAD_BYTES) -> bytes:

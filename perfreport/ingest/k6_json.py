@@ -189,7 +189,14 @@ def _normalize(raw: pa.Table, expected_rows: int) -> pa.Table:
     columns: dict[str, pa.Array] = {TIME: time, METRIC: metric, VALUE: value}
     columns.update(_struct_columns(data, "tags", TAG_PREFIX))
     columns.update(_struct_columns(data, "metadata", META_PREFIX))
-    return pa.table(columns)
+    table = pa.table(columns)
+    try:
+        # pyarrow's JSON reader passes bytes that are not UTF-8, and lone
+        # surrogate escapes, into its strings without a check.
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        raise _BadChunk("text that is not UTF-8") from None
+    return table
 
 
 def _check_point(record: Any) -> str | None:
@@ -209,15 +216,29 @@ def _check_point(record: Any) -> str | None:
         return f"Point value {value!r} is not a finite number"
     if not isinstance(data.get("time"), str):
         return "Point has no time"
+    texts = [record["metric"], data["time"]]
     for key in ("tags", "metadata"):
         mapping = data.get(key)
         if mapping is None:
             continue
+        # A null value is kept as a missing tag, as the fast path keeps it.
         if not isinstance(mapping, dict) or not all(
-            isinstance(v, str) for v in mapping.values()
+            isinstance(v, str) or v is None for v in mapping.values()
         ):
             return f"Point {key} is not an object of strings"
+        texts += [text for item in mapping.items() for text in item if text is not None]
+    if any(_lone_surrogate(text) for text in texts):
+        return "Point has an escaped lone UTF-16 surrogate (such as \\ud800), not text"
     return None
+
+
+def _lone_surrogate(text: str) -> bool:
+    """Return whether ``text`` has a code point that UTF-8 cannot encode."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _table_from_records(records: list[dict[str, Any]]) -> pa.Table:
@@ -252,7 +273,8 @@ def _check_lines(
         if not line.strip():
             continue
         try:
-            record = loads(line)
+            # The fast path keeps the first of repeated keys, so this path does too.
+            record = loads(line, first_key_wins=True)
         except NestingTooDeepError as error:
             result.bad_lines.append((number, f"line is unusable JSON: its {error.msg}"))
             continue
@@ -580,9 +602,11 @@ def _read_last_piece(piece: bytes | bytearray, state: ReadState) -> None:
 
 
 def _warn_undefined_metrics(state: ReadState) -> None:
-    if not state.undefined_metrics:
+    # A Metric line may come after the metric's first points, in a later block.
+    undefined = [name for name in state.undefined_metrics if name not in state.metrics]
+    if not undefined:
         return
-    listed = ", ".join(sorted(state.undefined_metrics)[:10])
+    listed = ", ".join(sorted(undefined)[:10])
     message = (
         f"{state.path}: no Metric line defines {listed}; their type and unit are "
         "unknown (is the file cut at the start?)"

@@ -29,16 +29,27 @@ class NestingTooDeepError(ValueError):
         super().__init__(self.msg)
 
 
-def loads(text: str | bytes | bytearray) -> Any:
+def loads(text: str | bytes | bytearray, *, first_key_wins: bool = False) -> Any:
     """Decode JSON as :func:`json.loads` does, raising ValueError for deep nesting.
 
+    With ``first_key_wins``, an object that repeats a key keeps the first value,
+    as DuckDB's parser does, instead of the last.
     Raises json.JSONDecodeError for invalid JSON and NestingTooDeepError (also a
     ValueError) where json.loads would raise RecursionError.
     """
     try:
+        if first_key_wins:
+            return json.loads(text, object_pairs_hook=_first_values)
         return json.loads(text)
     except RecursionError:
         raise NestingTooDeepError() from None
+
+
+def _first_values(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        found.setdefault(key, value)
+    return found
 
 
 def max_nesting_bound(data: bytes | bytearray | memoryview | pa.Buffer) -> int:

@@ -103,10 +103,14 @@ class ReadState:
     def consume(self, result: BlockResult) -> None:
         """Account for one block; raise InputError on a bad line unless skipping."""
         self.stats.lines_read += result.lines
-        for number, reason in result.bad_lines:
-            self.bad_line(number, reason)
+        problems = list(result.bad_lines)
         for metric_line in result.metric_lines:
-            self._metric_line(metric_line)
+            problem = self._metric_line(metric_line)
+            if problem is not None:
+                problems.append(problem)
+        # In file order, so that the first bad line is the one raised or listed.
+        for number, reason in sorted(problems, key=lambda problem: problem[0]):
+            self.bad_line(number, reason)
         for table in result.tables:
             self._points(table)
         for metric, (count, first_line) in result.negative_values.items():
@@ -122,14 +126,12 @@ class ReadState:
             message = f"{self.path}:{number}: {reason}; line skipped"
             self.warnings.append(AnalysisWarning("bad-line", message, str(self.path)))
 
-    def _metric_line(self, metric_line: MetricLine) -> None:
+    def _metric_line(self, metric_line: MetricLine) -> tuple[int, str] | None:
+        """Record a metric definition; return the line and reason when it is malformed."""
         self.stats.metric_lines += 1
         definition = metric_line.definition
         if definition is None:
-            self.bad_line(
-                metric_line.line, "Metric line has no valid name, type or contains"
-            )
-            return
+            return metric_line.line, "Metric line has no valid name, type or contains"
         if definition.name not in self.metrics:
             self.metrics[definition.name] = definition
             self.threshold_options.update(metric_line.threshold_options)
