@@ -130,26 +130,17 @@ def test_lone_surrogate_cli_exit_status(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_invalid_utf8_metric_after_head(tmp_path: Path) -> None:
-    """A metric name with a byte that is not UTF-8, past the 64 KiB head, is a
-    bad line, not a crash."""
+@pytest.mark.parametrize(
+    "good, bad_byte",
+    [('"metric":"m"', b"\xfe"), ('"a":"b"', b"\xff")],
+    ids=["metric name", "tag value"],
+)
+def test_invalid_utf8_after_head(tmp_path: Path, good: str, bad_byte: bytes) -> None:
+    """A byte that is not UTF-8 in a metric name or tag value, past the 64 KiB
+    head, makes a bad line, not a crash."""
     head = definition() + point() * 700
-    bad = point().replace('"metric":"m"', '"metric":"m\ufffd"')
-    content = (head + bad + point()).encode().replace("\ufffd".encode(), b"\xfe")
-    path = write(tmp_path, "run.json", content)
-
-    run = load(path, cache=False)
-
-    assert run.stats.points == 701
-    assert [number for number, _ in run.stats.bad_lines] == [702]
-
-
-def test_invalid_utf8_tag_after_head(tmp_path: Path) -> None:
-    """A tag value with a byte that is not UTF-8, past the 64 KiB head, is a bad
-    line, not a crash."""
-    head = definition() + point() * 700
-    bad = point().replace('"a":"b"', '"a":"b\ufffd"')
-    content = (head + bad + point()).encode().replace("\ufffd".encode(), b"\xff")
+    bad = point().replace(good, good[:-1] + "\ufffd" + good[-1])
+    content = (head + bad + point()).encode().replace("\ufffd".encode(), bad_byte)
     path = write(tmp_path, "run.json", content)
 
     run = load(path, cache=False)
