@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from perfreport.analysis import compare_cache
 from perfreport.analysis.compare import compare
 from perfreport.cli import app
+from perfreport.errors import InputError
 from perfreport.ingest import load
 from perfreport.render import compare_table
 
@@ -166,3 +167,22 @@ def test_key_changes_with_edited_source(runs: list[Path], monkeypatch) -> None:
     monkeypatch.setattr(compare_cache, "_code_identity", lambda: edited)
 
     assert compare_cache.comparison_key(runs, OPTIONS) != before
+
+
+def test_unreadable_input_clear_error(cache: Path, runs: list[Path], monkeypatch) -> None:
+    """An input the key cannot read is left to the loader, which names it."""
+
+    def unreadable(path: Path) -> dict:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    def reject(path: Path, **kwargs) -> None:
+        raise InputError(path, "cannot read")
+
+    monkeypatch.setattr(compare_cache, "cache_identity", unreadable)
+    monkeypatch.setattr("perfreport.cli.compare._load", reject)
+
+    result = CliRunner().invoke(app, ["compare", *map(str, runs)])
+
+    assert result.exit_code == 2
+    assert "cannot read" in result.stderr
+    assert entries(cache) == []

@@ -112,14 +112,18 @@ def compare(
         "stats": stats, "metrics": metric, "confidence": confidence_level, "min_effect": effect,
         "correction": correction, "seed": seed,
     }
-    key = compare_cache.comparison_key(paths, {**options, "skip_bad_lines": skip_bad_lines})
-    comparison = compare_cache.read_comparison(key)
+    try:
+        key = compare_cache.comparison_key(paths, {**options, "skip_bad_lines": skip_bad_lines})
+    except OSError:
+        key = None  # an unreadable input: _load below says which and why
+    comparison = compare_cache.read_comparison(key) if key else None
     if comparison is None:
         runs = [_load(path, skip_bad_lines=skip_bad_lines) for path in paths]
         _run_names(runs)
         _check_metrics(metric, runs)
         comparison = compare_runs(runs[0], *runs[1:], **options)
-        compare_cache.write_comparison(key, comparison)
+        if key:
+            compare_cache.write_comparison(key, comparison)
     from perfreport.render import compare_table
 
     renderers = {
