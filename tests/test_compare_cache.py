@@ -186,3 +186,22 @@ def test_unreadable_input_clear_error(cache: Path, runs: list[Path], monkeypatch
     assert result.exit_code == 2
     assert "cannot read" in result.stderr
     assert entries(cache) == []
+
+
+def test_entry_for_another_key_ignored(cache: Path) -> None:
+    """An entry copied under another key's name is not taken for that key."""
+    comparison = compare(load(SAMPLE / "baseline.json.gz"), load(SAMPLE / "stress.json.gz"),
+                         significance=False)
+    compare_cache.write_comparison("a", comparison)
+    shutil.copyfile(compare_cache.entry_path("a"), compare_cache.entry_path("b"))
+
+    assert compare_cache.read_comparison("b") is None
+    assert compare_cache.read_comparison("a") is not None
+
+
+def test_key_changes_with_library_version(runs: list[Path], monkeypatch) -> None:
+    before = compare_cache.comparison_key(runs, OPTIONS)
+    versions = {**compare_cache._library_versions(), "numpy": "0.0"}
+    monkeypatch.setattr(compare_cache, "_library_versions", lambda: versions)
+
+    assert compare_cache.comparison_key(runs, OPTIONS) != before

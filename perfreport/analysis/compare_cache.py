@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -53,6 +54,17 @@ def _code_identity() -> list[tuple[str, int, int]]:
     return found
 
 
+def _library_versions() -> dict[str, str]:
+    """Return the versions of the libraries whose results the comparison holds."""
+    versions = {}
+    for name in ("numpy", "pandas", "pyarrow", "scipy"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = ""
+    return versions
+
+
 def comparison_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
     """Return the cache key of comparing the files ``paths`` (baseline first).
 
@@ -63,6 +75,7 @@ def comparison_key(paths: Sequence[Path], options: dict[str, Any]) -> str:
         "format": FORMAT_VERSION,
         "perfreport": perfreport.__version__,
         "code": _code_identity(),
+        "libraries": _library_versions(),
         "inputs": [
             {"given": str(path), **cache_identity(Path(path))} for path in paths
         ],
@@ -88,7 +101,7 @@ def write_comparison(key: str, comparison: Comparison) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(comparison.frame)
-        extra = {METADATA_KEY: json.dumps(_rest_of(comparison)).encode()}
+        extra = {METADATA_KEY: json.dumps({**_rest_of(comparison), "key": key}).encode()}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
         pq.write_table(table, temporary, compression="zstd")
         os.replace(temporary, target)
@@ -101,8 +114,8 @@ def write_comparison(key: str, comparison: Comparison) -> None:
 def read_comparison(key: str) -> Comparison | None:
     """Return the comparison stored under ``key``, or None.
 
-    An entry that cannot be read is deleted, and the caller computes the
-    comparison again.
+    An entry that cannot be read, belongs to another key, or does not render is
+    deleted, and the caller computes the comparison again.
     """
     path = entry_path(key)
     if not path.is_file():
@@ -110,14 +123,32 @@ def read_comparison(key: str) -> Comparison | None:
     try:
         table = pq.read_table(path)
         rest = loads((table.schema.metadata or {})[METADATA_KEY])
-        if rest.get("format") != FORMAT_VERSION:
-            raise ValueError(f"unknown format {rest.get('format')!r}")
-        return _comparison_from(table.to_pandas(), rest)
-    except (OSError, pa.ArrowException, KeyError, TypeError, ValueError) as error:
-        log.warning("ignoring the unreadable comparison cache entry %s (%s)", path, error)
+        if not isinstance(rest, dict) or rest.get("format") != FORMAT_VERSION:
+            raise ValueError("not a comparison of this format")
+        if rest.get("key") != key:
+            raise ValueError("the entry belongs to another key")
+        comparison = _comparison_from(table.to_pandas(), rest)
+        _check_renders(comparison)
+    except Exception as error:  # noqa: BLE001 - any fault in an entry means "compute again"
+        log.warning("ignoring the invalid comparison cache entry %s (%s)", path, error)
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
         return None
+    return comparison
+
+
+def _check_renders(comparison: Comparison) -> None:
+    """Render the comparison in every format and read its verdicts, or raise.
+
+    An entry can be well-formed Parquet and JSON and still hold fields of the
+    wrong type, and the command would then fail after a cache hit.
+    """
+    from perfreport.render import compare_table
+
+    compare_table.comparison_text(comparison)
+    compare_table.comparison_markdown(comparison)
+    compare_table.comparison_json(comparison)
+    bool((comparison.frame["verdict"] == "worse").any())
 
 
 def _run_identity(run: Run) -> dict[str, str]:
