@@ -126,3 +126,19 @@ def test_directory_given(tmp_path):
 @pytest.mark.parametrize("stat", ["p(x)", "p(100.5)", "mean"])
 def test_summary_bad_stat(stat):
     assert_clean_error(invoke("summary", SAMPLE / "stress.json.gz", "--stat", stat), f"invalid trend statistic {stat!r}")
+
+
+@pytest.mark.parametrize("command", ["compare", "summary", "ingest"])
+def test_named_pipe_rejected_before_reading(tmp_path, command):
+    # Opening a FIFO with no writer would block, so the check must come first.
+    fifo = tmp_path / "run.json"
+    os.mkfifo(fifo)
+    args = {
+        "compare": ["compare", str(fifo), str(SAMPLE / "stress.json.gz")],
+        "summary": ["summary", str(fifo)],
+        "ingest": ["ingest", str(fifo), "-o", str(tmp_path / "out.parquet")],
+    }[command]
+
+    result = invoke(*args)
+
+    assert_clean_error(result, str(fifo), "not a regular file", "save the data to a file")

@@ -236,3 +236,11 @@ def test_large_document_judged_by_head(tmp_path: Path) -> None:
     assert os.path.getsize(path) > MAX_DOCUMENT_BYTES
 
     assert detect_kind(path) == "k6-summary-export"
+
+
+def test_named_pipe_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "run.json"
+    os.mkfifo(fifo)
+
+    with pytest.raises(InputError, match="not a regular file"):
+        detect_kind(fifo)

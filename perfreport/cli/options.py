@@ -7,6 +7,7 @@ from pathlib import Path
 
 from perfreport.analysis.percentiles import validate_trend_stats
 from perfreport.errors import UsageError
+from perfreport.ingest.detect import NOT_REGULAR_FILE, NOT_REGULAR_HINT
 
 _PERCENT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -62,4 +63,6 @@ def check_input(path: Path) -> Path:
         raise UsageError(f"{path}: file not found; check the path")
     if path.is_dir():
         raise UsageError(f"{path}: is a directory; give the k6 output or summary file inside it")
+    if not path.is_file():
+        raise UsageError(f"{path}: {NOT_REGULAR_FILE}; {NOT_REGULAR_HINT}")
     return path

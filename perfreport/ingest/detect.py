@@ -206,6 +206,10 @@ def read_head(path: str | Path, size: int = HEAD_BYTES) -> bytes:
     return head[:size]
 
 
+NOT_REGULAR_FILE = "is a pipe, socket or device, not a regular file"
+NOT_REGULAR_HINT = "perfreport reads an input more than once, so save the data to a file first"
+
+
 def detect_kind(path: str | Path) -> str:
     """Return the kind of an input file, judged by its content.
 
@@ -213,6 +217,8 @@ def detect_kind(path: str | Path) -> str:
     file perfreport does not read as a run, saying what the file looks like.
     """
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise InputError(path, NOT_REGULAR_FILE, hint=NOT_REGULAR_HINT)
     if not path.is_file():
         raise InputError(path, "file not found", hint="check the path")
     with open(path, "rb") as file:
