@@ -109,8 +109,8 @@ def test_line_longer_than_a_block(tmp_path: Path, small_blocks: int) -> None:
 
     assert [n for n, _ in run.stats.bad_lines] == [81]
     assert run.stats.points == 99
-    kept = run.points.loc[run.points["tag.a"] == long_value, "value"]
-    assert kept.tolist() == [7.0]
+    long_tag_values = run.points.loc[run.points["tag.a"] == long_value, "value"]
+    assert long_tag_values.tolist() == [7.0]
 
 
 def test_truncated_line_number_small_blocks(

@@ -115,7 +115,7 @@ def compare(
     try:
         key = compare_cache.comparison_key(paths, {**options, "skip_bad_lines": skip_bad_lines})
     except OSError:
-        key = None  # an unreadable input: _load below says which and why
+        key = None  # an unreadable input: _load below reports which one and why
     comparison = compare_cache.read_comparison(key) if key else None
     if comparison is None:
         runs = [_load(path, skip_bad_lines=skip_bad_lines) for path in paths]
