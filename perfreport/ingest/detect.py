@@ -104,7 +104,7 @@ class ByteSource:
         return self._read_gzip(size)
 
     def readinto(self, target: memoryview) -> int:
-        """Read content into the start of ``target``; return its size, 0 at the end.
+        """Read content into the start of ``target`` and return its size, 0 at the end.
 
         A plain file is read straight into ``target``, with no copy on the way.
         """
@@ -145,8 +145,8 @@ class ByteSource:
         """
         assert self._inflater is not None
         if not self._member_has_data:
-            # Zero bytes after a member are padding (tape archives, some tools);
-            # gzip and Python's gzip module skip them too.
+            # Zero bytes after a member are padding, which Python's gzip module
+            # also skips.
             self._pending_raw = self._pending_raw.lstrip(b"\0")
             if not self._pending_raw:
                 return b""
